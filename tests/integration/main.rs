@@ -1,1 +1,9 @@
-//! CLI tests
+//! End-to-end tests of the `goodhart` binary (one test binary, as ripgrep does).
+//!
+//! They run the real executable on the committed sample (`data/sample`) and on
+//! small organisations made by `goodhart synth`, and check outputs and exit codes.
+
+mod cli;
+mod jira;
+mod scan;
+mod util;

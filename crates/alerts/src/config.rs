@@ -1,0 +1,450 @@
+//! Configuration: the `[alerts]`, `[jira]`, `[webhook]` and `[privacy]` sections of goodhart.toml.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AlertError, Result};
+use crate::model::Severity;
+
+/// Lifecycle timing rules used by [`crate::StateStore::reconcile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecyclePolicy {
+    /// An open alert not raised for this many days (since `last_seen`) is resolved. Default 7.
+    pub resolve_after_days: u32,
+    /// A resolved alert raised again at least this many days after its `last_seen` is
+    /// `Reopened` (new ticket); sooner, it is `Ongoing` on the same ticket. Default 14.
+    pub reopen_quiet_days: u32,
+    /// A false-positive verdict suppresses the fingerprint for this many days. Default 90.
+    pub suppress_days: u32,
+}
+
+impl Default for LifecyclePolicy {
+    fn default() -> Self {
+        LifecyclePolicy {
+            resolve_after_days: 7,
+            reopen_quiet_days: 14,
+            suppress_days: 90,
+        }
+    }
+}
+
+/// The `[alerts]` section: state location, lifecycle and delivery knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsSection {
+    /// Directory holding `state.sqlite3`. Default `.goodhart`.
+    pub state_dir: PathBuf,
+    /// See [`LifecyclePolicy::resolve_after_days`].
+    pub resolve_after_days: u32,
+    /// See [`LifecyclePolicy::reopen_quiet_days`].
+    pub reopen_quiet_days: u32,
+    /// See [`LifecyclePolicy::suppress_days`].
+    pub suppress_days: u32,
+    /// Alerts below this severity are written to alerts.jsonl but not delivered to sinks.
+    /// Default `low`.
+    pub min_severity: Severity,
+    /// HTTP attempts per delivery per run before it is left pending for the next run. Default 5.
+    pub max_attempts: u32,
+    /// First retry delay in milliseconds; doubles per attempt, with jitter. Default 500.
+    pub base_backoff_ms: u64,
+    /// Cap on any single retry delay, including a server's `Retry-After`, in seconds. Default 60.
+    pub max_backoff_secs: u64,
+    /// HTTP connect / read / write timeout in seconds. Default 30.
+    pub timeout_secs: u64,
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        let p = LifecyclePolicy::default();
+        AlertsSection {
+            state_dir: PathBuf::from(".goodhart"),
+            resolve_after_days: p.resolve_after_days,
+            reopen_quiet_days: p.reopen_quiet_days,
+            suppress_days: p.suppress_days,
+            min_severity: Severity::Low,
+            max_attempts: 5,
+            base_backoff_ms: 500,
+            max_backoff_secs: 60,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl AlertsSection {
+    /// The lifecycle policy these settings describe.
+    pub fn policy(&self) -> LifecyclePolicy {
+        LifecyclePolicy {
+            resolve_after_days: self.resolve_after_days,
+            reopen_quiet_days: self.reopen_quiet_days,
+            suppress_days: self.suppress_days,
+        }
+    }
+}
+
+/// Jira priority name per severity (`[jira.priority]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriorityMap {
+    /// Default `Highest`.
+    pub critical: String,
+    /// Default `High`.
+    pub high: String,
+    /// Default `Medium`.
+    pub medium: String,
+    /// Default `Low`.
+    pub low: String,
+    /// Default `Lowest`.
+    pub none: String,
+}
+
+impl Default for PriorityMap {
+    fn default() -> Self {
+        PriorityMap {
+            critical: "Highest".into(),
+            high: "High".into(),
+            medium: "Medium".into(),
+            low: "Low".into(),
+            none: "Lowest".into(),
+        }
+    }
+}
+
+impl PriorityMap {
+    /// Priority name for a severity.
+    pub fn for_severity(&self, s: Severity) -> &str {
+        match s {
+            Severity::Critical => &self.critical,
+            Severity::High => &self.high,
+            Severity::Medium => &self.medium,
+            Severity::Low => &self.low,
+            Severity::None => &self.none,
+        }
+    }
+}
+
+/// The `[jira]` section (Jira Cloud REST v3). Present = Jira delivery enabled.
+///
+/// Credentials are never stored in the configuration: `email_env` and `token_env` are the
+/// NAMES of environment variables holding them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JiraConfig {
+    /// Site URL, e.g. `https://example.atlassian.net` (no trailing path, no credentials).
+    pub base_url: String,
+    /// Project key, e.g. `GOV`.
+    pub project_key: String,
+    /// Issue type name. Default `Task`.
+    pub issue_type: String,
+    /// Name of the env variable holding the Atlassian account email. Default `JIRA_EMAIL`.
+    pub email_env: String,
+    /// Name of the env variable holding the API token. Default `JIRA_API_TOKEN`.
+    pub token_env: String,
+    /// Extra labels added to every issue (besides `goodhart` and `goodhart-<fingerprint>`).
+    pub labels: Vec<String>,
+    /// Priority per severity.
+    pub priority: PriorityMap,
+}
+
+impl Default for JiraConfig {
+    fn default() -> Self {
+        JiraConfig {
+            base_url: String::new(),
+            project_key: String::new(),
+            issue_type: "Task".into(),
+            email_env: "JIRA_EMAIL".into(),
+            token_env: "JIRA_API_TOKEN".into(),
+            labels: Vec::new(),
+            priority: PriorityMap::default(),
+        }
+    }
+}
+
+impl JiraConfig {
+    /// Check the settings (not the credentials).
+    pub fn validate(&self) -> Result<()> {
+        let url = self.base_url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(AlertError::Config {
+                setting: "[jira] base_url",
+                reason: format!(
+                    "{url:?} is not an http(s) URL; use e.g. \"https://yourcompany.atlassian.net\""
+                ),
+            });
+        }
+        if url.split("://").nth(1).is_some_and(|rest| {
+            rest.split('/')
+                .next()
+                .is_some_and(|host| host.contains('@'))
+        }) {
+            return Err(AlertError::Config {
+                setting: "[jira] base_url",
+                reason: "must not contain credentials (user@host); use email_env / token_env"
+                    .into(),
+            });
+        }
+        if self.project_key.trim().is_empty() {
+            return Err(AlertError::Config {
+                setting: "[jira] project_key",
+                reason: "is empty; set it to the key of the Jira project, e.g. \"GOV\"".into(),
+            });
+        }
+        if self.issue_type.trim().is_empty() {
+            return Err(AlertError::Config {
+                setting: "[jira] issue_type",
+                reason: "is empty; use e.g. \"Task\"".into(),
+            });
+        }
+        if let Some(bad) = self
+            .labels
+            .iter()
+            .find(|l| l.is_empty() || l.chars().any(char::is_whitespace))
+        {
+            return Err(AlertError::Config {
+                setting: "[jira] labels",
+                reason: format!("Jira labels cannot be empty or contain spaces: {bad:?}"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The `[webhook]` section (Standard Webhooks signed POST). Present = webhook delivery enabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Receiver URL.
+    pub url: String,
+    /// Name of the env variable holding the signing secret (`whsec_<base64>` or raw text).
+    /// Default `GOODHART_WEBHOOK_SECRET`.
+    pub secret_env: String,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            url: String::new(),
+            secret_env: "GOODHART_WEBHOOK_SECRET".into(),
+        }
+    }
+}
+
+impl WebhookConfig {
+    /// Check the settings (not the secret).
+    pub fn validate(&self) -> Result<()> {
+        let url = self.url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(AlertError::Config {
+                setting: "[webhook] url",
+                reason: format!("{url:?} is not an http(s) URL"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The `[privacy]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// Replace user ids by keyed pseudonyms in outbound payloads (Jira, webhook). Default false.
+    pub pseudonymize: bool,
+    /// Name of the env variable holding the pseudonym HMAC key. Default `GOODHART_PSEUDONYM_KEY`.
+    pub key_env: String,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            pseudonymize: false,
+            key_env: "GOODHART_PSEUDONYM_KEY".into(),
+        }
+    }
+}
+
+/// Everything this crate reads from goodhart.toml.
+///
+/// Field names equal the TOML section names, and unknown top-level keys are ignored, so the
+/// whole goodhart.toml can be deserialised straight into this type, or the type can be
+/// `#[serde(flatten)]`-ed into a larger config struct.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AlertsConfig {
+    /// `[alerts]`.
+    pub alerts: AlertsSection,
+    /// `[jira]`; `None` = no Jira delivery.
+    pub jira: Option<JiraConfig>,
+    /// `[webhook]`; `None` = no webhook delivery.
+    pub webhook: Option<WebhookConfig>,
+    /// `[privacy]`.
+    pub privacy: PrivacyConfig,
+}
+
+impl AlertsConfig {
+    /// Validate every enabled section.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(j) = &self.jira {
+            j.validate()?;
+        }
+        if let Some(w) = &self.webhook {
+            w.validate()?;
+        }
+        if self.alerts.max_attempts == 0 {
+            return Err(AlertError::Config {
+                setting: "[alerts] max_attempts",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.privacy.pseudonymize && self.privacy.key_env.trim().is_empty() {
+            return Err(AlertError::Config {
+                setting: "[privacy] key_env",
+                reason: "is empty while pseudonymize = true; name an env variable holding the key"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Lifecycle policy of the `[alerts]` section.
+    pub fn policy(&self) -> LifecyclePolicy {
+        self.alerts.policy()
+    }
+
+    /// HTTP timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.alerts.timeout_secs.max(1))
+    }
+}
+
+/// A commented default configuration for the sections this crate owns; parses to
+/// [`AlertsConfig::default()`] (the sink sections are commented out, i.e. disabled).
+pub fn default_toml() -> &'static str {
+    DEFAULT_TOML
+}
+
+const DEFAULT_TOML: &str = r#"# ---------------------------------------------------------------------------
+# Alerts: lifecycle state, delivery and privacy (goodhart-alerts)
+# ---------------------------------------------------------------------------
+[alerts]
+# Directory of the alert state database (state.sqlite3). Keep it between runs.
+state_dir = ".goodhart"
+# An open alert that is not raised again for this many days is resolved.
+resolve_after_days = 7
+# A resolved alert raised again after at least this many quiet days is "reopened"
+# (new ticket); sooner, it is "ongoing" on its old ticket.
+reopen_quiet_days = 14
+# A false-positive verdict (goodhart feedback) suppresses that user + pattern this long.
+suppress_days = 90
+# Alerts below this severity go to alerts.jsonl only, not to Jira / webhook.
+# One of: none, low, medium, high, critical.
+min_severity = "low"
+# Delivery retries (network errors, HTTP 429 and 5xx only) per run; afterwards the
+# delivery stays pending and is sent first on the next run.
+max_attempts = 5
+base_backoff_ms = 500
+# Cap on any retry delay, including a server's Retry-After.
+max_backoff_secs = 60
+timeout_secs = 30
+
+# Jira Cloud (REST v3). Uncomment to enable. Credentials come from environment
+# variables whose NAMES are given here (Basic auth: account email + API token).
+# [jira]
+# base_url = "https://yourcompany.atlassian.net"
+# project_key = "GOV"
+# issue_type = "Task"
+# email_env = "JIRA_EMAIL"
+# token_env = "JIRA_API_TOKEN"
+# labels = ["ai-usage"]          # extra labels; "goodhart" and "goodhart-<fingerprint>" are always set
+# [jira.priority]
+# critical = "Highest"
+# high = "High"
+# medium = "Medium"
+# low = "Low"
+# none = "Lowest"
+
+# Signed webhook (Standard Webhooks: webhook-id / webhook-timestamp / webhook-signature
+# headers, HMAC-SHA256). Uncomment to enable. A secret of the form whsec_<base64> is
+# base64-decoded to get the key; any other value is used as raw bytes.
+# [webhook]
+# url = "https://hooks.example.com/goodhart"
+# secret_env = "GOODHART_WEBHOOK_SECRET"
+
+[privacy]
+# Replace user ids by pseudonyms "p-<16 hex>" (HMAC-SHA256 with the key below) in
+# everything sent to Jira / webhooks. alerts.jsonl keeps real ids; `goodhart whois`
+# maps a pseudonym back using the local state.
+pseudonymize = false
+key_env = "GOODHART_PSEUDONYM_KEY"
+"#;
+
+/// A secret value (token, key). Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value. Only call this where the value is actually needed.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Where environment variables are read from: the process environment, or (tests, embedding)
+/// an explicit map.
+#[derive(Clone, Default)]
+pub enum EnvSource {
+    /// `std::env::var`.
+    #[default]
+    Process,
+    /// Only this map is consulted.
+    Map(BTreeMap<String, String>),
+}
+
+impl fmt::Debug for EnvSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvSource::Process => f.write_str("Process"),
+            // Show the names only: the values are credentials.
+            EnvSource::Map(m) => f.debug_set().entries(m.keys()).finish(),
+        }
+    }
+}
+
+impl EnvSource {
+    /// Look up a variable, returning `None` when unset or empty.
+    pub fn get(&self, var: &str) -> Option<Secret> {
+        let v = match self {
+            EnvSource::Process => std::env::var(var).ok(),
+            EnvSource::Map(m) => m.get(var).cloned(),
+        };
+        v.filter(|s| !s.is_empty()).map(Secret)
+    }
+
+    /// Look up a variable that must be set.
+    pub fn require(&self, var: &str, setting: &'static str) -> Result<Secret> {
+        self.get(var).ok_or_else(|| AlertError::MissingEnv {
+            var: var.to_string(),
+            setting,
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! Typed errors of the alerts crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reconciling, storing or delivering alerts.
+///
+/// Messages name the file, setting or environment variable involved and say how to fix it.
+/// They never contain credentials: secrets are only ever held in redacting wrappers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AlertError {
+    /// The state directory or database file could not be created or written.
+    #[error(
+        "alert state at {path} is not writable: {source}; check the directory permissions or set \
+         [alerts] state_dir in goodhart.toml to a writable directory"
+    )]
+    StateNotWritable {
+        /// Directory or file that could not be written.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The state file exists but is not a goodhart alert database.
+    #[error(
+        "{path} is not a goodhart alert state database ({reason}); point [alerts] state_dir at an \
+         empty directory or one created by goodhart"
+    )]
+    NotGoodhartDb {
+        /// The offending file.
+        path: PathBuf,
+        /// What made us decide that.
+        reason: String,
+    },
+    /// The state database was written by a newer goodhart.
+    #[error(
+        "{path} has alert state schema version {found}, but this goodhart supports up to \
+         {supported}; upgrade goodhart"
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Newest version this build understands.
+        supported: i64,
+    },
+    /// A SQLite error while using the state database.
+    #[error("alert state database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The state database holds a value this build cannot interpret.
+    #[error("alert state database {path}: corrupt value in {what}: {value:?}")]
+    CorruptState {
+        /// The database file.
+        path: PathBuf,
+        /// Table and column.
+        what: &'static str,
+        /// The value found.
+        value: String,
+    },
+    /// Feedback was given for a fingerprint the state store has never seen.
+    #[error(
+        "no alert with fingerprint {fingerprint} in the alert state; copy the fingerprint from \
+         alerts.jsonl (field \"fingerprint\") after a `goodhart scan`"
+    )]
+    UnknownFingerprint {
+        /// The fingerprint given.
+        fingerprint: String,
+    },
+    /// A candidate handed to the lifecycle is unusable.
+    #[error("invalid alert candidate for user {user_id:?}, pattern {pattern:?}: {reason}")]
+    InvalidCandidate {
+        /// The candidate's user.
+        user_id: String,
+        /// The candidate's pattern.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A required environment variable (credential or key) is not set.
+    #[error(
+        "environment variable {var} is not set (needed by {setting}); export {var}=... before \
+         running, or change {setting} in goodhart.toml"
+    )]
+    MissingEnv {
+        /// Name of the variable (never its value).
+        var: String,
+        /// The configuration setting that names it, e.g. `[jira] token_env`.
+        setting: &'static str,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid setting {setting} in goodhart.toml: {reason}")]
+    Config {
+        /// The setting, e.g. `[jira] base_url`.
+        setting: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Reading or writing an output file failed.
+    #[error("cannot write {path}: {source}; check that the directory exists and is writable")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Serialising or parsing JSON failed.
+    #[error("JSON error in {what}: {source}")]
+    Json {
+        /// What was being (de)serialised.
+        what: String,
+        /// Underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl AlertError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        AlertError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = AlertError> = std::result::Result<T, E>;

@@ -1,0 +1,277 @@
+//! The alert data model: severities, evidence, candidates, alerts, fingerprints and JSONL output.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AlertError, Result};
+
+/// How serious an alert is. Ordered: `None < Low < Medium < High < Critical`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Nothing to report (kept for completeness; not delivered by default).
+    #[default]
+    None,
+    /// Worth a look.
+    Low,
+    /// Likely gaming.
+    Medium,
+    /// Clear gaming.
+    High,
+    /// Clear and large-scale gaming.
+    Critical,
+}
+
+impl Severity {
+    /// All severities, ascending.
+    pub const ALL: [Severity; 5] = [
+        Severity::None,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lowercase name used in JSON, TOML and the state database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::None => "none",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown severity {s:?}; expected one of none, low, medium, high, critical")
+            })
+    }
+}
+
+/// One explained reason behind an alert: a feature of the user compared with their cohort.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// Pattern this evidence supports, e.g. `redundant-agent-spawns`.
+    pub pattern: String,
+    /// Feature name, e.g. `duplicate_spawn_ratio`.
+    pub feature: String,
+    /// The user's value.
+    pub value: f64,
+    /// The cohort's typical (median) value.
+    pub typical: f64,
+    /// The cohort's 95th percentile.
+    pub p95: f64,
+    /// Where the user sits in the cohort, 0-100.
+    pub percentile: f64,
+    /// Example session ids (opaque identifiers, never prompt text).
+    #[serde(default)]
+    pub sessions: Vec<String>,
+    /// Human-readable sentence explaining the evidence.
+    pub text: String,
+}
+
+/// Inclusive date window the alert is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Window {
+    /// First day (inclusive, UTC).
+    pub start: NaiveDate,
+    /// Last day (inclusive, UTC).
+    pub end: NaiveDate,
+}
+
+/// What the detector raises: one suspect pattern of one user, before lifecycle tracking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertCandidate {
+    /// The person (real id; pseudonymised only in outbound payloads).
+    pub user_id: String,
+    /// Peer cohort the user was compared with (default: team).
+    pub cohort: String,
+    /// Primary pattern key, e.g. `redundant-agent-spawns`.
+    pub pattern: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Score, 0-100.
+    pub score: f64,
+    /// Window the evidence covers.
+    pub window: Window,
+    /// Explanations, most important first.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+}
+
+impl AlertCandidate {
+    /// The candidate's stable [`fingerprint`].
+    pub fn fingerprint(&self) -> String {
+        fingerprint(&self.user_id, &self.pattern)
+    }
+}
+
+/// Lifecycle status of an alert in one scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    /// First time this user + pattern is raised.
+    New,
+    /// Raised again while open (or within the reopen quiet period after resolution).
+    Ongoing,
+    /// Raised again after it had been resolved for at least the quiet period,
+    /// or after a false-positive suppression expired.
+    Reopened,
+}
+
+impl AlertStatus {
+    /// Lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::New => "new",
+            AlertStatus::Ongoing => "ongoing",
+            AlertStatus::Reopened => "reopened",
+        }
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "new" => Ok(AlertStatus::New),
+            "ongoing" => Ok(AlertStatus::Ongoing),
+            "reopened" => Ok(AlertStatus::Reopened),
+            other => Err(format!("unknown alert status {other:?}")),
+        }
+    }
+}
+
+/// A tracked alert: a candidate plus its lifecycle. One JSON object per line in `alerts.jsonl`.
+///
+/// The candidate's fields are flattened into the same JSON object:
+/// `{"fingerprint", "status", "first_seen", "last_seen", "ticket", "user_id", "cohort",
+/// "pattern", "severity", "score", "window": {"start", "end"}, "evidence": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable id of user + pattern, see [`fingerprint`].
+    pub fingerprint: String,
+    /// Lifecycle status in this scan.
+    pub status: AlertStatus,
+    /// Day the fingerprint was first raised.
+    pub first_seen: NaiveDate,
+    /// Day it was last raised (the scan's `as_of`).
+    pub last_seen: NaiveDate,
+    /// Ticket key (e.g. Jira `GOV-12`) once delivered.
+    pub ticket: Option<String>,
+    /// The detector's candidate.
+    #[serde(flatten)]
+    pub candidate: AlertCandidate,
+}
+
+/// Stable alert fingerprint of a user + pattern.
+///
+/// Definition (frozen, never changes between runs or versions): the XXH3-64 hash (seed 0) of the
+/// bytes `"v1" 0x00 user_id 0x00 pattern`, formatted as 16 lowercase hex digits.
+///
+/// ```
+/// let a = goodhart_alerts::fingerprint("alice", "redundant-agent-spawns");
+/// assert_eq!(a.len(), 16);
+/// assert_eq!(a, goodhart_alerts::fingerprint("alice", "redundant-agent-spawns"));
+/// assert_ne!(a, goodhart_alerts::fingerprint("alice", "prompt-loops"));
+/// ```
+pub fn fingerprint(user_id: &str, pattern: &str) -> String {
+    let mut buf = Vec::with_capacity(4 + user_id.len() + pattern.len());
+    buf.extend_from_slice(b"v1\0");
+    buf.extend_from_slice(user_id.as_bytes());
+    buf.push(0);
+    buf.extend_from_slice(pattern.as_bytes());
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&buf))
+}
+
+/// The canonical output order: severity descending, score descending, fingerprint ascending.
+pub fn alert_order(a: &Alert, b: &Alert) -> Ordering {
+    b.candidate
+        .severity
+        .cmp(&a.candidate.severity)
+        .then_with(|| b.candidate.score.total_cmp(&a.candidate.score))
+        .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+}
+
+/// Sort alerts into the canonical output order ([`alert_order`]).
+pub fn sort_alerts(alerts: &mut [Alert]) {
+    alerts.sort_by(alert_order);
+}
+
+/// Write alerts as JSON Lines (one object per line) atomically: the lines go to a temporary file
+/// in the same directory, which is flushed, synced and renamed over `path`. Readers therefore see
+/// either the old or the new file, never a partial one. Missing parent directories are created.
+pub fn write_jsonl(path: impl AsRef<Path>, alerts: &[Alert]) -> Result<()> {
+    let path = path.as_ref();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| AlertError::io(&dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".alerts-")
+        .suffix(".jsonl.tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| AlertError::io(&dir, e))?;
+    {
+        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
+        for a in alerts {
+            serde_json::to_writer(&mut w, a).map_err(|e| AlertError::Json {
+                what: format!("alert {}", a.fingerprint),
+                source: e,
+            })?;
+            w.write_all(b"\n").map_err(|e| AlertError::io(path, e))?;
+        }
+        w.flush().map_err(|e| AlertError::io(path, e))?;
+    }
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| AlertError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| AlertError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Read an `alerts.jsonl` file written by [`write_jsonl`] (blank lines are skipped).
+pub fn read_jsonl(path: impl AsRef<Path>) -> Result<Vec<Alert>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| AlertError::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| AlertError::Json {
+                what: format!("{} line {}", path.display(), i + 1),
+                source: e,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,868 @@
+//! The named tokenmaxxing patterns and their detectors.
+//!
+//! A pattern is a handful of *waste features* (ratios and shares, never raw
+//! volume, see `docs/features.md`), each with a direction and a
+//! *materiality* threshold: the absolute value from which the ratio is
+//! genuinely wasteful. A detector ([`PatternParams`] → fit →
+//! [`PatternModel`]) learns one robust [`Baseline`] per cohort and feature;
+//! predicting gives each row an evidence *strength* in robust-z units:
+//!
+//! 1. small denominators are shrunk toward the cohort median
+//!    (`x' = (x n + typical k) / (n + k)`, `n` the feature's support count,
+//!    `k` its `prior_count`), so 1 redundant spawn out of 2 is not 50%;
+//! 2. `z = (slog1p(x') - median) / spread`, oriented so that positive is
+//!    wasteful, clipped;
+//! 3. `e = max(z, 0) * gate`, where the gate ramps linearly from 0 at half
+//!    the materiality threshold to 1 at the threshold: a cohort with a
+//!    tight distribution near zero cannot make an immaterial value fire;
+//! 4. `strength = e(1) + w e(2) + w² e(3) ...` over the features sorted by
+//!    decreasing evidence (`w` = `secondary_weight`).
+
+use crate::robust::{slog1p, Baseline};
+use crate::DetectError;
+use linfa::dataset::DatasetBase;
+use linfa::traits::{Fit, Predict};
+use linfa::ParamGuard;
+use ndarray::{Array1, Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// Cohort id meaning "the whole organisation" in a [`PatternModel`]'s targets.
+pub const ORGANISATION: usize = usize::MAX;
+
+/// Which way a feature is wasteful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Larger values are more wasteful (the usual case).
+    HigherIsWorse,
+    /// Smaller values are more wasteful (e.g. an acceptance rate).
+    LowerIsWorse,
+}
+
+/// How a feature's values are written in explanation texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A share in `[0, 1]`, written as a percentage (`43%`).
+    Share,
+    /// A count, written as an integer (`23`).
+    Count,
+    /// A ratio, written with two significant decimals (`3.4`, `1250`).
+    Ratio,
+}
+
+impl Unit {
+    /// Formats a value in this unit.
+    ///
+    /// ```
+    /// use goodhart_detect::Unit;
+    /// assert_eq!(Unit::Share.format(0.434), "43%");
+    /// assert_eq!(Unit::Count.format(23.0), "23");
+    /// assert_eq!(Unit::Ratio.format(3.4567), "3.5");
+    /// assert_eq!(Unit::Ratio.format(12345.6), "12346");
+    /// ```
+    pub fn format(self, v: f64) -> String {
+        if !v.is_finite() {
+            return "n/a".into();
+        }
+        match self {
+            Unit::Share => format!("{:.0}%", v * 100.0),
+            Unit::Count => format!("{:.0}", v),
+            Unit::Ratio => {
+                if v.abs() >= 100.0 {
+                    format!("{:.0}", v)
+                } else if v.abs() >= 10.0 {
+                    format!("{:.1}", v)
+                } else if v.abs() >= 1.0 {
+                    format!("{:.1}", v)
+                } else {
+                    format!("{:.2}", v)
+                }
+            }
+        }
+    }
+}
+
+/// One waste feature of a pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FeatureSpec {
+    /// Column name in the feature table.
+    pub column: String,
+    /// Which way is wasteful.
+    pub direction: Direction,
+    /// Absolute materiality threshold in the feature's units (`0` = none).
+    /// For `HigherIsWorse` a value must reach it to count fully; for
+    /// `LowerIsWorse` it must be at or below it.
+    pub material_abs: f64,
+    /// Relative materiality: the value must also be this many times worse
+    /// than the cohort's typical value (`1` = none).
+    pub material_rel: f64,
+    /// Absolute floor of the baseline spread on the `slog1p` scale.
+    pub min_spread: f64,
+    /// Column holding the ratio's denominator (support), if any.
+    pub support: Option<String>,
+    /// Pseudo-count of the shrinkage toward the cohort median.
+    pub prior_count: f64,
+    /// How values are written.
+    pub unit: Unit,
+    /// Explanation phrase; placeholders `{value}`, `{typical}`, `{p95}`,
+    /// `{percentile}`, `{feature}`.
+    pub phrase: String,
+}
+
+impl FeatureSpec {
+    /// A higher-is-worse feature with an absolute materiality threshold;
+    /// the spread floor defaults to `slog1p(material) / 3`, so that a value
+    /// at the threshold over a cohort median of 0 is about 3 robust z.
+    pub fn higher(column: &str, material_abs: f64, unit: Unit) -> FeatureSpec {
+        FeatureSpec {
+            column: column.to_string(),
+            direction: Direction::HigherIsWorse,
+            material_abs,
+            material_rel: 1.0,
+            min_spread: (slog1p(material_abs) / 3.0).max(0.01),
+            support: None,
+            prior_count: 0.0,
+            unit,
+            phrase: "{feature} = {value}".into(),
+        }
+    }
+
+    /// A higher-is-worse feature only material at `factor` times the
+    /// cohort's typical value; spread floor `ln(factor) / 3`.
+    pub fn higher_rel(column: &str, factor: f64, unit: Unit) -> FeatureSpec {
+        FeatureSpec {
+            column: column.to_string(),
+            direction: Direction::HigherIsWorse,
+            material_abs: 0.0,
+            material_rel: factor,
+            min_spread: (factor.max(1.0).ln() / 3.0).max(0.01),
+            support: None,
+            prior_count: 0.0,
+            unit,
+            phrase: "{feature} = {value}".into(),
+        }
+    }
+
+    /// A lower-is-worse feature, material at or below `material_abs`.
+    pub fn lower(column: &str, material_abs: f64, unit: Unit) -> FeatureSpec {
+        FeatureSpec {
+            column: column.to_string(),
+            direction: Direction::LowerIsWorse,
+            material_abs,
+            material_rel: 1.0,
+            min_spread: 0.05,
+            support: None,
+            prior_count: 0.0,
+            unit,
+            phrase: "{feature} = {value}".into(),
+        }
+    }
+
+    /// Shrinks the ratio toward the cohort median with `prior_count`
+    /// pseudo-observations, weighted by the `support` column.
+    pub fn with_support(mut self, support: &str, prior_count: f64) -> FeatureSpec {
+        self.support = Some(support.to_string());
+        self.prior_count = prior_count;
+        self
+    }
+
+    /// Sets the explanation phrase (see [`FeatureSpec::phrase`]).
+    pub fn phrase(mut self, phrase: &str) -> FeatureSpec {
+        self.phrase = phrase.to_string();
+        self
+    }
+
+    /// Sets the spread floor.
+    pub fn with_min_spread(mut self, min_spread: f64) -> FeatureSpec {
+        self.min_spread = min_spread;
+        self
+    }
+
+    fn check(&self, pattern: &str) -> Result<(), DetectError> {
+        let bad = |what: &str, v: f64, fix: &str| {
+            Err(DetectError::InvalidSetting {
+                setting: format!("patterns[{pattern}].{}.{what}", self.column),
+                value: v.to_string(),
+                fix: fix.to_string(),
+            })
+        };
+        if !(self.material_abs.is_finite() && self.material_abs >= 0.0) {
+            return bad("material_abs", self.material_abs, "use a number >= 0");
+        }
+        if !(self.material_rel.is_finite() && self.material_rel >= 1.0) {
+            return bad("material_rel", self.material_rel, "use a number >= 1");
+        }
+        if !(self.min_spread.is_finite() && self.min_spread > 0.0) {
+            return bad("min_spread", self.min_spread, "use a number > 0");
+        }
+        if !(self.prior_count.is_finite() && self.prior_count >= 0.0) {
+            return bad("prior_count", self.prior_count, "use a number >= 0");
+        }
+        Ok(())
+    }
+
+    /// The materiality gate in `[0, 1]` of a (shrunk) value given the
+    /// cohort's typical value.
+    pub fn gate(&self, x: f64, typical: f64) -> f64 {
+        match self.direction {
+            Direction::HigherIsWorse => {
+                let m = self.material_abs.max(self.material_rel * typical.max(0.0));
+                if m <= 0.0 {
+                    return 1.0;
+                }
+                ((x - 0.5 * m) / (0.5 * m)).clamp(0.0, 1.0)
+            }
+            Direction::LowerIsWorse => {
+                let m = if self.material_rel > 1.0 {
+                    self.material_abs.min(typical / self.material_rel)
+                } else {
+                    self.material_abs
+                };
+                if m <= 0.0 {
+                    return if x <= 0.0 { 1.0 } else { 0.0 };
+                }
+                ((2.0 * m - x) / m).clamp(0.0, 1.0)
+            }
+        }
+    }
+}
+
+/// A named pattern: user-level features, session-level features and the
+/// explanation text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PatternSpec {
+    /// Pattern name (e.g. `redundant-agent-spawns`).
+    pub name: String,
+    /// Features of the user table.
+    pub user_features: Vec<FeatureSpec>,
+    /// Features of the session table (session scoring).
+    pub session_features: Vec<FeatureSpec>,
+    /// Session column ranking the sessions that show the pattern most
+    /// (explanations list the top ones).
+    pub session_rank: Option<String>,
+    /// Unit of `session_rank`.
+    pub session_rank_unit: Unit,
+    /// What the top session did, with `{svalue}` = its `session_rank`
+    /// value (e.g. `re-spawned the same task {svalue} times`); the
+    /// explanation appends `in session <id> (cohort p95: <p95>)`.
+    pub session_phrase: String,
+    /// Multiplier of the pattern's strength, `(0, 1]`: below 1 for patterns
+    /// that legitimate work (incidents, onboarding) can also produce, so
+    /// they need more extreme values to reach the same score.
+    pub weight: f64,
+    /// A user-table column that must be materially large for the pattern to
+    /// count at all, with its threshold: the strength is multiplied by a
+    /// ramp from 0 at half the threshold to 1 at the threshold (null = 0).
+    /// E.g. a sprint only matters when there is waste to sprint with.
+    pub requires: Option<(String, f64)>,
+}
+
+impl PatternSpec {
+    /// Validates the pattern; errors name the setting.
+    pub fn check(&self) -> Result<(), DetectError> {
+        if self.name.is_empty() || self.name.contains(',') {
+            return Err(DetectError::InvalidSetting {
+                setting: "patterns[].name".into(),
+                value: self.name.clone(),
+                fix: "use a non-empty name without commas".into(),
+            });
+        }
+        if !(self.weight.is_finite() && self.weight > 0.0 && self.weight <= 1.0) {
+            return Err(DetectError::InvalidSetting {
+                setting: format!("patterns[{}].weight", self.name),
+                value: self.weight.to_string(),
+                fix: "use a number in (0, 1]".into(),
+            });
+        }
+        if let Some((c, t)) = &self.requires {
+            if !(t.is_finite() && *t > 0.0) {
+                return Err(DetectError::InvalidSetting {
+                    setting: format!("patterns[{}].requires.{c}", self.name),
+                    value: t.to_string(),
+                    fix: "use a positive threshold".into(),
+                });
+            }
+        }
+        if self.user_features.is_empty() {
+            return Err(DetectError::InvalidSetting {
+                setting: format!("patterns[{}].user_features", self.name),
+                value: "[]".into(),
+                fix: "list at least one user-table feature".into(),
+            });
+        }
+        for f in self.user_features.iter().chain(&self.session_features) {
+            f.check(&self.name)?;
+        }
+        Ok(())
+    }
+
+    /// Renders a template with the given values.
+    pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
+        let mut out = template.to_string();
+        for (k, v) in vars {
+            out = out.replace(&format!("{{{k}}}"), v);
+        }
+        out
+    }
+}
+
+/// Default usage-mix columns for behavioural peer groups (no roster): how
+/// someone works, independent of volume and of the waste features. An
+/// entry `a/b` is the ratio of two user-table columns (null when `b` is 0).
+pub fn default_mix_features() -> Vec<String> {
+    [
+        "premium_share",
+        "spawns/requests",
+        "context_loads/requests",
+        "requests/sessions",
+        "sessions/active_days",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect()
+}
+
+/// The seven named patterns over the columns of `docs/features.md`.
+pub fn default_patterns() -> Vec<PatternSpec> {
+    use Unit::*;
+    let p = |name: &str,
+             user_features: Vec<FeatureSpec>,
+             session_features: Vec<FeatureSpec>,
+             rank: Option<(&str, Unit)>,
+             session_phrase: &str| PatternSpec {
+        name: name.into(),
+        user_features,
+        session_features,
+        session_rank: rank.map(|r| r.0.to_string()),
+        session_rank_unit: rank.map_or(Count, |r| r.1),
+        session_phrase: session_phrase.into(),
+        weight: 1.0,
+        requires: None,
+    };
+    let h = FeatureSpec::higher;
+    vec![
+        p(
+            "redundant-agent-spawns",
+            vec![
+                h("redundant_spawn_ratio", 0.10, Share)
+                    .with_support("spawns", 10.0)
+                    .phrase("{value} of agent spawns re-spawned a task already spawned in the session"),
+                h("share_sessions_redundant_spawns", 0.15, Share)
+                    .with_support("sessions", 5.0)
+                    .phrase("{value} of sessions re-spawn the same task at least twice"),
+                h("idle_agent_ratio", 0.15, Share)
+                    .with_support("spawns", 10.0)
+                    .phrase("{value} of spawned agents never made a request"),
+            ],
+            vec![
+                h("redundant_spawn_ratio", 0.15, Share).with_support("spawns", 4.0),
+                h("redundant_spawns", 2.0, Count),
+            ],
+            Some(("redundant_spawns", Count)),
+            "re-spawned an already spawned task {svalue} times",
+        ),
+        p(
+            "context-reload-churn",
+            vec![
+                h("reload_uncached_share", 0.10, Share)
+                    .phrase("{value} of input tokens are uncached re-sends of context already loaded"),
+                h("share_sessions_reload_churn", 0.15, Share)
+                    .with_support("sessions", 5.0)
+                    .phrase("{value} of sessions churn context reloads"),
+                h("reload_ratio", 0.25, Share)
+                    .with_support("context_loads", 10.0)
+                    .phrase("{value} of context loads reload context already loaded"),
+            ],
+            vec![
+                h("reload_uncached_share", 0.20, Share),
+                h("reloads", 3.0, Count),
+            ],
+            Some(("reloads", Count)),
+            "reloaded already-loaded context {svalue} times",
+        ),
+        p(
+            "prompt-loop",
+            vec![
+                h("loop_ratio", 0.10, Share)
+                    .with_support("requests", 20.0)
+                    .phrase("{value} of requests repeat a prompt already sent in the session"),
+                h("share_sessions_loop", 0.15, Share)
+                    .with_support("sessions", 5.0)
+                    .phrase("{value} of sessions loop on the same prompt"),
+            ],
+            vec![
+                h("loop_ratio", 0.20, Share).with_support("requests", 5.0),
+                h("longest_run", 4.0, Count),
+            ],
+            Some(("loop_requests", Count)),
+            "sent the same prompt again {svalue} times",
+        ),
+        p(
+            "output-inflation",
+            vec![
+                FeatureSpec::higher_rel("output_per_request", 2.0, Ratio)
+                    .phrase("{value} output tokens per request"),
+            ],
+            vec![FeatureSpec::higher_rel("output_per_request", 2.5, Ratio)],
+            Some(("output_per_request", Ratio)),
+            "produced {svalue} output tokens per request",
+        ),
+        // Incidents and onboarding also burn tokens without changes: this
+        // pattern needs more extreme values to count.
+        PatternSpec {
+            weight: 0.6,
+            ..p(
+            "tokens-without-output",
+            vec![
+                FeatureSpec::higher_rel("tokens_per_accepted_change", 2.5, Ratio)
+                    .phrase("{value} tokens per accepted change"),
+                FeatureSpec::lower("accept_rate", 0.35, Share)
+                    .with_support("accepted", 5.0)
+                    .phrase("only {value} of proposed changes accepted"),
+            ],
+            vec![FeatureSpec::higher_rel("tokens_per_accepted_change", 4.0, Ratio)],
+            Some(("tokens_per_accepted_change", Ratio)),
+            "burned {svalue} tokens per accepted change",
+
+        )
+        },
+        p(
+            "change-padding",
+            vec![
+                h("trivial_change_share", 0.30, Share)
+                    .with_support("accepted", 10.0)
+                    .phrase("{value} of accepted changes are trivial (1-3 lines)"),
+                h("revert_rate", 0.15, Share)
+                    .with_support("accepted", 10.0)
+                    .phrase("{value} of accepted changes were reverted"),
+            ],
+            vec![
+                h("trivial_change_share", 0.5, Share).with_support("accepted_gross", 4.0),
+                h("revert_rate", 0.3, Share).with_support("accepted_gross", 4.0),
+            ],
+            Some(("trivial_changes", Count)),
+            "accepted {svalue} trivial changes",
+        ),
+        // A sprint matters when there is waste to sprint with: the share of
+        // waste burned right before the snapshot, only when the user's
+        // waste share is material (an incident on a Thursday is no sprint).
+        PatternSpec {
+            requires: Some(("waste_share".into(), 0.06)),
+            ..p(
+                "leaderboard-sprint",
+                vec![
+                    h("pre_snapshot_waste_share", 0.6, Share)
+                        .with_min_spread(0.05)
+                        .with_support("sessions", 8.0)
+                        .phrase("{value} of wasted tokens burned in the 48 h before the weekly ranking snapshot"),
+                    h("pre_snapshot_token_share", 0.45, Share)
+                        .with_min_spread(0.04)
+                        .with_support("sessions", 8.0)
+                        .phrase("{value} of tokens burned in the 48 h before the weekly ranking snapshot"),
+                ],
+                vec![],
+                Some(("pre_snapshot_waste_tokens", Count)),
+                "wasted {svalue} tokens right before the snapshot",
+            )
+        },
+    ]
+}
+
+/// Unchecked hyperparameters of one pattern detector (linfa style: check,
+/// then fit on a dataset, then predict).
+///
+/// The dataset's records are `n x 2m` for a pattern with `m` features:
+/// columns `0..m` the feature values (NaN = null), columns `m..2m` their
+/// support counts (NaN = no shrinkage); its targets are cohort ids
+/// ([`ORGANISATION`] = scored against the whole organisation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternParams(ValidPatternParams);
+
+/// Checked [`PatternParams`] (linfa's `ParamGuard` pattern: the unchecked
+/// params wrap the checked ones and `check` validates them).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidPatternParams {
+    features: Vec<FeatureSpec>,
+    secondary_weight: f64,
+}
+
+impl PatternParams {
+    /// A detector over these features.
+    pub fn new(features: Vec<FeatureSpec>) -> PatternParams {
+        PatternParams(ValidPatternParams {
+            features,
+            secondary_weight: 0.3,
+        })
+    }
+
+    /// Weight of the 2nd, 3rd, ... strongest feature (geometric).
+    pub fn secondary_weight(mut self, w: f64) -> PatternParams {
+        self.0.secondary_weight = w;
+        self
+    }
+}
+
+impl ParamGuard for PatternParams {
+    type Checked = ValidPatternParams;
+    type Error = DetectError;
+
+    fn check_ref(&self) -> Result<&ValidPatternParams, DetectError> {
+        validate(&self.0)?;
+        Ok(&self.0)
+    }
+
+    fn check(self) -> Result<ValidPatternParams, DetectError> {
+        validate(&self.0)?;
+        Ok(self.0)
+    }
+}
+
+fn validate(p: &ValidPatternParams) -> Result<(), DetectError> {
+    if p.features.is_empty() {
+        return Err(DetectError::InvalidSetting {
+            setting: "PatternParams.features".into(),
+            value: "[]".into(),
+            fix: "give the detector at least one feature".into(),
+        });
+    }
+    if !(0.0..=1.0).contains(&p.secondary_weight) {
+        return Err(DetectError::InvalidSetting {
+            setting: "secondary_weight".into(),
+            value: p.secondary_weight.to_string(),
+            fix: "use a number in [0, 1]".into(),
+        });
+    }
+    for f in &p.features {
+        f.check("detector")?;
+    }
+    Ok(())
+}
+
+/// Baselines of one feature in one cohort: on raw values (explanations,
+/// typical value for shrinkage) and on shrunk values (z-scores).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureBaseline {
+    /// Baseline of the raw values.
+    pub raw: Baseline,
+    /// Baseline of the shrunk values.
+    pub shrunk: Baseline,
+}
+
+/// A fitted pattern detector: per cohort and feature baselines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatternModel {
+    features: Vec<FeatureSpec>,
+    secondary_weight: f64,
+    /// `(cohort id, per-feature baselines)`, sorted by cohort id; the
+    /// organisation-wide entry has id [`ORGANISATION`].
+    cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)>,
+}
+
+/// Evidence of one feature for one row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeatureEvidence {
+    /// The raw value (`None` = null, not evaluated).
+    pub value: Option<f64>,
+    /// The value after shrinkage toward the cohort median.
+    pub shrunk: f64,
+    /// Oriented robust z (positive = wasteful), clipped.
+    pub z: f64,
+    /// Materiality gate in `[0, 1]`.
+    pub gate: f64,
+    /// `max(z, 0) * gate`.
+    pub evidence: f64,
+}
+
+impl ValidPatternParams {
+    fn learn(&self, values: &Array2<f64>, cohort_rows: &[usize]) -> Vec<Option<FeatureBaseline>> {
+        let m = self.features.len();
+        (0..m)
+            .map(|j| {
+                let spec = &self.features[j];
+                let raw: Vec<f64> = cohort_rows
+                    .iter()
+                    .map(|&r| values[[r, j]])
+                    .filter(|v| v.is_finite())
+                    .collect();
+                let raw_b = Baseline::learn(&raw, spec.min_spread)?;
+                let shrunk: Vec<f64> = cohort_rows
+                    .iter()
+                    .filter(|&&r| values[[r, j]].is_finite())
+                    .map(|&r| {
+                        shrink(
+                            values[[r, j]],
+                            values[[r, m + j]],
+                            raw_b.typical,
+                            spec.prior_count,
+                        )
+                    })
+                    .collect();
+                let shrunk_b = Baseline::learn(&shrunk, spec.min_spread)?;
+                Some(FeatureBaseline {
+                    raw: raw_b,
+                    shrunk: shrunk_b,
+                })
+            })
+            .collect()
+    }
+}
+
+fn shrink(x: f64, n: f64, typical: f64, k: f64) -> f64 {
+    if k > 0.0 && n.is_finite() && n >= 0.0 {
+        (x * n + typical * k) / (n + k)
+    } else {
+        x
+    }
+}
+
+impl Fit<Array2<f64>, Array1<usize>, DetectError> for ValidPatternParams {
+    type Object = PatternModel;
+
+    fn fit(
+        &self,
+        ds: &DatasetBase<Array2<f64>, Array1<usize>>,
+    ) -> Result<PatternModel, DetectError> {
+        let m = self.features.len();
+        let x = ds.records();
+        if x.ncols() != 2 * m {
+            return Err(DetectError::Shape {
+                what: "pattern detector records".into(),
+                expected: format!("{} columns (values then supports)", 2 * m),
+                found: format!("{} columns", x.ncols()),
+            });
+        }
+        let targets = ds.targets();
+        let mut ids: Vec<usize> = targets
+            .iter()
+            .copied()
+            .filter(|&c| c != ORGANISATION)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let all: Vec<usize> = (0..x.nrows()).collect();
+        let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = ids
+            .iter()
+            .map(|&c| {
+                let rows: Vec<usize> = all.iter().copied().filter(|&r| targets[r] == c).collect();
+                (c, self.learn(x, &rows))
+            })
+            .collect();
+        cohorts.push((ORGANISATION, self.learn(x, &all)));
+        Ok(PatternModel {
+            features: self.features.clone(),
+            secondary_weight: self.secondary_weight,
+            cohorts,
+        })
+    }
+}
+
+impl PatternModel {
+    /// Baselines of a cohort (falls back to the organisation's for an
+    /// unknown cohort id or a feature the cohort has no value of).
+    pub fn baseline(&self, cohort: usize, feature: usize) -> Option<&FeatureBaseline> {
+        let find = |c: usize| {
+            self.cohorts
+                .binary_search_by_key(&c, |e| e.0)
+                .ok()
+                .and_then(|i| self.cohorts[i].1[feature].as_ref())
+        };
+        find(cohort).or_else(|| find(ORGANISATION))
+    }
+
+    /// The features of this detector.
+    pub fn features(&self) -> &[FeatureSpec] {
+        &self.features
+    }
+
+    /// Per-feature evidence of one row (`values` then `supports`, as the
+    /// records of the fitting dataset).
+    pub fn feature_evidence(
+        &self,
+        row: ArrayView1<'_, f64>,
+        cohort: usize,
+    ) -> Vec<FeatureEvidence> {
+        let m = self.features.len();
+        (0..m)
+            .map(|j| {
+                let spec = &self.features[j];
+                let x = row[j];
+                let b = self.baseline(cohort, j);
+                match (x.is_finite(), b) {
+                    (true, Some(b)) => {
+                        let s = shrink(x, row[m + j], b.raw.typical, spec.prior_count);
+                        let z = match spec.direction {
+                            Direction::HigherIsWorse => b.shrunk.z(s),
+                            Direction::LowerIsWorse => -b.shrunk.z(s),
+                        };
+                        let gate = spec.gate(s, b.raw.typical);
+                        FeatureEvidence {
+                            value: Some(x),
+                            shrunk: s,
+                            z,
+                            gate,
+                            evidence: z.max(0.0) * gate,
+                        }
+                    }
+                    _ => FeatureEvidence {
+                        value: None,
+                        shrunk: f64::NAN,
+                        z: 0.0,
+                        gate: 0.0,
+                        evidence: 0.0,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// Combines feature evidence into the pattern strength: evidence sorted
+    /// descending, `e1 + w e2 + w^2 e3 ...`; `None` when no feature of the
+    /// row was available.
+    pub fn strength(&self, ev: &[FeatureEvidence]) -> Option<f64> {
+        if ev.iter().all(|e| e.value.is_none()) {
+            return None;
+        }
+        Some(decayed_sum(
+            ev.iter().map(|e| e.evidence),
+            self.secondary_weight,
+        ))
+    }
+}
+
+/// `v(1) + w v(2) + w^2 v(3) + ...` over the values sorted descending.
+///
+/// ```
+/// use goodhart_detect::patterns::decayed_sum;
+/// assert_eq!(decayed_sum([1.0, 4.0, 2.0], 0.5), 4.0 + 1.0 + 0.25);
+/// ```
+pub fn decayed_sum(values: impl IntoIterator<Item = f64>, w: f64) -> f64 {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    v.sort_by(|a, b| b.total_cmp(a));
+    let mut f = 1.0;
+    let mut s = 0.0;
+    for x in v {
+        s += f * x;
+        f *= w;
+    }
+    s
+}
+
+impl Predict<&DatasetBase<Array2<f64>, Array1<usize>>, Array1<f64>> for PatternModel {
+    /// Pattern strength per row (NaN = not evaluated: no feature available).
+    fn predict(&self, ds: &DatasetBase<Array2<f64>, Array1<usize>>) -> Array1<f64> {
+        let x = ds.records();
+        let t = ds.targets();
+        Array1::from_iter((0..x.nrows()).map(|r| {
+            self.strength(&self.feature_evidence(x.row(r), t[r]))
+                .unwrap_or(f64::NAN)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn ds(values: &[f64], cohorts: &[usize]) -> DatasetBase<Array2<f64>, Array1<usize>> {
+        let n = values.len();
+        let mut x = Array2::from_elem((n, 2), f64::NAN);
+        for (i, v) in values.iter().enumerate() {
+            x[[i, 0]] = *v;
+        }
+        DatasetBase::new(x, Array1::from(cohorts.to_vec()))
+    }
+
+    #[test]
+    fn single_stray_event_is_not_infinitely_anomalous() {
+        // 19 people with ratio 0, one with 0.02 (1 of 50 spawns redundant).
+        let mut v = vec![0.0; 19];
+        v.push(0.02);
+        let model = PatternParams::new(vec![FeatureSpec::higher("r", 0.10, Unit::Share)])
+            .check()
+            .unwrap()
+            .fit(&ds(&v, &[0; 20]))
+            .unwrap();
+        let s = model.predict(&ds(&v, &[0; 20]));
+        // spread floor = ln(1.1)/3; z(0.02) = ln(1.02)/floor ~ 0.62, gate 0.
+        assert_eq!(s[19], 0.0);
+        // A gamer at 0.4 is far out: z = ln(1.4) / (ln(1.1)/3) = 10.6, gate 1.
+        let g = model
+            .strength(&model.feature_evidence(array![0.4, f64::NAN].view(), 0))
+            .unwrap();
+        let want = 1.4f64.ln() / (1.1f64.ln() / 3.0);
+        assert!((g - want).abs() < 1e-9, "{g} vs {want}");
+    }
+
+    #[test]
+    fn materiality_gate_ramps() {
+        let f = FeatureSpec::higher("r", 0.2, Unit::Share);
+        assert_eq!(f.gate(0.05, 0.0), 0.0);
+        assert_eq!(f.gate(0.1, 0.0), 0.0);
+        assert!((f.gate(0.15, 0.0) - 0.5).abs() < 1e-12);
+        assert_eq!(f.gate(0.3, 0.0), 1.0);
+        let r = FeatureSpec::higher_rel("t", 3.0, Unit::Ratio);
+        // typical 100 -> material at 300, ramp from 150.
+        assert_eq!(r.gate(150.0, 100.0), 0.0);
+        assert!((r.gate(225.0, 100.0) - 0.5).abs() < 1e-12);
+        let l = FeatureSpec::lower("a", 0.3, Unit::Share);
+        assert_eq!(l.gate(0.6, 0.8), 0.0);
+        assert!((l.gate(0.45, 0.8) - 0.5).abs() < 1e-12);
+        assert_eq!(l.gate(0.1, 0.8), 1.0);
+    }
+
+    #[test]
+    fn shrinkage_pulls_small_support_to_typical() {
+        assert_eq!(shrink(0.5, 2.0, 0.0, 8.0), 0.1);
+        assert_eq!(shrink(0.5, f64::NAN, 0.0, 8.0), 0.5);
+        assert_eq!(shrink(0.5, 100.0, 0.0, 0.0), 0.5);
+    }
+
+    #[test]
+    fn cohort_baselines_are_separate_and_org_is_everyone() {
+        // cohort 0 values around 1, cohort 1 around 10.
+        let v = [1.0, 1.1, 0.9, 1.0, 10.0, 11.0, 9.0, 10.0];
+        let c = [0, 0, 0, 0, 1, 1, 1, 1];
+        let model = PatternParams::new(vec![FeatureSpec::higher_rel("x", 2.0, Unit::Ratio)])
+            .check()
+            .unwrap()
+            .fit(&ds(&v, &c))
+            .unwrap();
+        assert_eq!(model.baseline(0, 0).unwrap().raw.typical, 1.0);
+        assert_eq!(model.baseline(1, 0).unwrap().raw.typical, 10.0);
+        // Organisation: sorted 0.9 1 1 1.1 9 10 10 11 -> (1.1 + 9) / 2.
+        assert!((model.baseline(ORGANISATION, 0).unwrap().raw.typical - 5.05).abs() < 1e-12);
+        // Unknown cohort falls back to the organisation.
+        assert!((model.baseline(7, 0).unwrap().raw.typical - 5.05).abs() < 1e-12);
+        // 10 is typical in cohort 1 but very high in cohort 0.
+        let e1 = model.feature_evidence(array![10.0, f64::NAN].view(), 1);
+        let e0 = model.feature_evidence(array![10.0, f64::NAN].view(), 0);
+        assert_eq!(e1[0].evidence, 0.0);
+        assert!(e0[0].evidence > 5.0);
+    }
+
+    #[test]
+    fn null_feature_is_not_evaluated() {
+        let model = PatternParams::new(vec![FeatureSpec::higher("r", 0.1, Unit::Share)])
+            .check()
+            .unwrap()
+            .fit(&ds(&[0.0, 0.1, f64::NAN], &[0, 0, 0]))
+            .unwrap();
+        let s = model.predict(&ds(&[f64::NAN], &[0]));
+        assert!(s[0].is_nan());
+    }
+
+    #[test]
+    fn bad_params_name_the_setting() {
+        let e = PatternParams::new(vec![]).check().unwrap_err();
+        assert!(e.to_string().contains("PatternParams.features"));
+        let e = PatternParams::new(vec![FeatureSpec::higher("r", 0.1, Unit::Share)])
+            .secondary_weight(2.0)
+            .check()
+            .unwrap_err();
+        assert!(e.to_string().contains("secondary_weight"));
+    }
+}

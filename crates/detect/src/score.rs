@@ -1,0 +1,852 @@
+//! The scoring pipeline: cohorts → pattern detectors → multivariate support
+//! → combination → explanations → output tables.
+
+use crate::cohort::{self, Cohorts};
+use crate::columns;
+use crate::ecod::Ecod;
+use crate::iforest::IsolationForestParams;
+use crate::options::{ScoreOptions, Severity};
+use crate::patterns::{
+    decayed_sum, FeatureEvidence, FeatureSpec, PatternModel, PatternParams, PatternSpec,
+    ORGANISATION,
+};
+use crate::robust::Baseline;
+use crate::DetectError;
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
+use arrow::compute::take;
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use linfa::dataset::DatasetBase;
+use linfa::traits::Fit;
+use linfa::ParamGuard;
+use ndarray::{Array1, Array2};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::sync::Arc;
+
+const USERS: &str = "user feature table";
+const SESSIONS: &str = "session feature table";
+
+/// One pattern's contribution to a user's score, explained.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Pattern name (e.g. `redundant-agent-spawns`).
+    pub pattern: String,
+    /// The user-table feature with the strongest evidence.
+    pub feature: String,
+    /// The user's value of `feature`.
+    pub value: f64,
+    /// The cohort's typical (median) value of `feature`.
+    pub typical: f64,
+    /// The cohort's 95th percentile of `feature`.
+    pub p95: f64,
+    /// The user's percentile (0–100) within the cohort.
+    pub percentile: f64,
+    /// Pattern strength (robust-z units after materiality gating).
+    pub strength: f64,
+    /// Ids of the user's sessions that show the pattern most (up to
+    /// `top_sessions`, by the pattern's session ranking column).
+    pub sessions: Vec<String>,
+    /// One line for humans.
+    pub text: String,
+}
+
+/// A pattern that could not be evaluated for a user, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotEvaluated {
+    /// Pattern name.
+    pub pattern: String,
+    /// Why (absent columns, or no value for this user).
+    pub reason: String,
+}
+
+/// The multivariate detectors' view of a user (supporting evidence only).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MultivariateEvidence {
+    /// Isolation-forest score (higher = more anomalous), if run.
+    pub iforest: Option<f64>,
+    /// ECOD score (higher = more anomalous), if run.
+    pub ecod: Option<f64>,
+    /// Larger of the two scores' organisation-wide robust z.
+    pub z: f64,
+    /// Evidence added to the user's combined evidence (robust-z units),
+    /// `min(multivariate_max, 0.25 * max(0, z - 3))`.
+    pub evidence: f64,
+}
+
+/// Everything behind one user's score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserExplanation {
+    /// The user.
+    pub user_id: String,
+    /// The peer cohort the user was compared with.
+    pub cohort: String,
+    /// Score 0–100.
+    pub score: f64,
+    /// Severity of the score.
+    pub severity: Severity,
+    /// Severity at or above the alert severity.
+    pub alert: bool,
+    /// Combined evidence (robust-z units) behind the score.
+    pub evidence: f64,
+    /// Top contributing patterns, strongest first.
+    pub patterns: Vec<Explanation>,
+    /// Multivariate support (absent when not run).
+    pub multivariate: Option<MultivariateEvidence>,
+    /// Patterns that could not be evaluated, and why.
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+/// Output of [`score`].
+#[derive(Debug, Clone)]
+pub struct Scores {
+    /// One row per user, by decreasing score then `user_id`: `user_id`,
+    /// `cohort`, `score` (Float64 0–100), `severity`, `top_patterns` (comma
+    /// list of firing patterns, strongest first), `explanations` (JSON of
+    /// [`UserExplanation`]), `alert` (Boolean), `evidence` (Float64),
+    /// `evidence_<pattern>` (Float64 per pattern, null = not evaluated),
+    /// `multivariate` (Float64, evidence added by the multivariate
+    /// detectors), then every column of the input user table.
+    pub users: RecordBatch,
+    /// One row per session, by decreasing score then `user_id`,
+    /// `session_id`: `session_id`, `user_id`, `cohort`, `score`, `severity`,
+    /// `patterns` (comma list), `evidence_<pattern>` for the patterns with
+    /// session features, then every column of the input session table.
+    pub sessions: RecordBatch,
+    /// Per user explanations, in the order of `users`.
+    pub explanations: Vec<UserExplanation>,
+    /// How cohorts were formed: `team`, `behaviour` or `organisation`.
+    pub cohort_method: String,
+}
+
+/// Per pattern results on one table.
+struct PatternRun {
+    model: Option<PatternModel>,
+    /// Columns of the pattern absent from the table.
+    missing: Vec<String>,
+    evidence: Vec<Vec<FeatureEvidence>>,
+    strength: Vec<Option<f64>>,
+}
+
+fn sorted_f64(
+    batch: &RecordBatch,
+    table: &str,
+    name: &str,
+    order: &[usize],
+) -> Result<Option<Vec<f64>>, DetectError> {
+    Ok(columns::opt_f64(batch, table, name)?
+        .map(|v| order.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect()))
+}
+
+fn run_pattern(
+    batch: &RecordBatch,
+    table: &str,
+    features: &[FeatureSpec],
+    order: &[usize],
+    cohort_ids: &[usize],
+    secondary_weight: f64,
+) -> Result<PatternRun, DetectError> {
+    let n = order.len();
+    let m = features.len();
+    let mut x = Array2::from_elem((n, 2 * m), f64::NAN);
+    let mut missing = Vec::new();
+    for (j, f) in features.iter().enumerate() {
+        match sorted_f64(batch, table, &f.column, order)? {
+            Some(v) => x.column_mut(j).assign(&Array1::from(v)),
+            None => missing.push(f.column.clone()),
+        }
+        if let Some(s) = &f.support {
+            if let Some(v) = sorted_f64(batch, table, s, order)? {
+                x.column_mut(m + j).assign(&Array1::from(v));
+            }
+        }
+    }
+    if missing.len() == m {
+        return Ok(PatternRun {
+            model: None,
+            missing,
+            evidence: vec![],
+            strength: vec![None; n],
+        });
+    }
+    let ds = DatasetBase::new(x, Array1::from(cohort_ids.to_vec()));
+    let model = PatternParams::new(features.to_vec())
+        .secondary_weight(secondary_weight)
+        .check()?
+        .fit(&ds)?;
+    let evidence: Vec<Vec<FeatureEvidence>> = (0..n)
+        .into_par_iter()
+        .map(|r| model.feature_evidence(ds.records().row(r), cohort_ids[r]))
+        .collect();
+    let strength = evidence.iter().map(|e| model.strength(e)).collect();
+    Ok(PatternRun {
+        model: Some(model),
+        missing,
+        evidence,
+        strength,
+    })
+}
+
+/// Scores users and sessions for tokenmaxxing.
+///
+/// `users` and `sessions` are the feature tables of `goodhart-features`
+/// (see `docs/features.md`): columns are addressed by name, extra columns
+/// are carried through, missing feature columns disable the patterns that
+/// need them (the explanations say so). `users` needs a unique Utf8
+/// `user_id`; `sessions` needs `session_id` and `user_id`.
+pub fn score(
+    users: &RecordBatch,
+    sessions: &RecordBatch,
+    opts: &ScoreOptions,
+) -> Result<Scores, DetectError> {
+    opts.check()?;
+    // ---- users, in user_id order (input row order never matters) --------
+    let user_ids = columns::strings(users, USERS, "user_id")?;
+    let n = user_ids.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| user_ids[a].cmp(&user_ids[b]));
+    if let Some(w) = order.windows(2).find(|w| user_ids[w[0]] == user_ids[w[1]]) {
+        return Err(DetectError::DuplicateId {
+            table: USERS.into(),
+            column: "user_id".into(),
+            id: user_ids[w[0]].clone(),
+        });
+    }
+    let ids: Vec<&str> = order.iter().map(|&i| user_ids[i].as_str()).collect();
+
+    let cohorts = make_cohorts(users, &order, opts)?;
+
+    // ---- pattern detectors on users -----------------------------------
+    let mut user_runs: Vec<PatternRun> = opts
+        .patterns
+        .par_iter()
+        .map(|p| {
+            run_pattern(
+                users,
+                USERS,
+                &p.user_features,
+                &order,
+                &cohorts.ids,
+                opts.secondary_weight,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    for (p, run) in opts.patterns.iter().zip(user_runs.iter_mut()) {
+        let required = match &p.requires {
+            Some((c, t)) => sorted_f64(users, USERS, c, &order)?.map(|v| (v, *t)),
+            None => None,
+        };
+        for (u, s) in run.strength.iter_mut().enumerate() {
+            if let Some(v) = s {
+                *v *= p.weight
+                    * required
+                        .as_ref()
+                        .map_or(1.0, |(col, t)| requirement_gate(col[u], *t));
+            }
+        }
+    }
+
+    // ---- multivariate support ------------------------------------------
+    let mv = if opts.multivariate {
+        multivariate(&user_runs, n, opts)?
+    } else {
+        None
+    };
+
+    // ---- sessions ------------------------------------------------------
+    let s_ids = columns::strings(sessions, SESSIONS, "session_id")?;
+    let s_users = columns::strings(sessions, SESSIONS, "user_id")?;
+    let ns = s_ids.len();
+    let mut s_order: Vec<usize> = (0..ns).collect();
+    s_order.sort_by(|&a, &b| {
+        s_users[a]
+            .cmp(&s_users[b])
+            .then_with(|| s_ids[a].cmp(&s_ids[b]))
+    });
+    let s_user_idx: Vec<Option<usize>> = s_order
+        .iter()
+        .map(|&i| ids.binary_search(&s_users[i].as_str()).ok())
+        .collect();
+    let s_cohort: Vec<usize> = s_user_idx
+        .iter()
+        .map(|u| u.map_or(ORGANISATION, |u| cohorts.ids[u]))
+        .collect();
+    let session_runs: Vec<Option<PatternRun>> = opts
+        .patterns
+        .par_iter()
+        .map(|p| {
+            if p.session_features.is_empty() {
+                Ok::<_, DetectError>(None)
+            } else {
+                let mut run = run_pattern(
+                    sessions,
+                    SESSIONS,
+                    &p.session_features,
+                    &s_order,
+                    &s_cohort,
+                    opts.secondary_weight,
+                )?;
+                for v in run.strength.iter_mut().flatten() {
+                    *v *= p.weight;
+                }
+                Ok(Some(run))
+            }
+        })
+        .collect::<Result<_, _>>()?;
+    // Ranking columns (top sessions per pattern) with per-cohort p95.
+    let rank_runs: Vec<Option<(Vec<f64>, PatternModel)>> = opts
+        .patterns
+        .par_iter()
+        .map(|p| rank_column(sessions, p, &s_order, &s_cohort))
+        .collect::<Result<_, _>>()?;
+    let mut by_user: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (k, u) in s_user_idx.iter().enumerate() {
+        if let Some(u) = u {
+            by_user[*u].push(k);
+        }
+    }
+
+    // ---- combination and explanations per user --------------------------
+    let explanations: Vec<UserExplanation> = (0..n)
+        .into_par_iter()
+        .map(|u| {
+            explain_user(
+                u,
+                &ids,
+                &cohorts,
+                opts,
+                &user_runs,
+                mv.as_ref(),
+                &by_user,
+                &rank_runs,
+                &s_order,
+                &s_ids,
+            )
+        })
+        .collect();
+
+    // ---- session scores -------------------------------------------------
+    let s_scores: Vec<(f64, Vec<&str>)> = (0..ns)
+        .map(|k| {
+            let mut fired: Vec<(f64, &str)> = Vec::new();
+            let mut strengths = Vec::new();
+            for (p, run) in opts.patterns.iter().zip(&session_runs) {
+                if let Some(Some(s)) = run.as_ref().map(|r| r.strength[k]) {
+                    strengths.push(s);
+                    if s >= opts.fire_strength {
+                        fired.push((s, p.name.as_str()));
+                    }
+                }
+            }
+            fired.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            let e = decayed_sum(strengths, opts.secondary_weight);
+            (opts.score_of(e), fired.into_iter().map(|f| f.1).collect())
+        })
+        .collect();
+
+    let users_out = user_table(users, &order, &explanations, &user_runs, mv.as_ref(), opts)?;
+    let sessions_out = session_table(
+        sessions,
+        &s_order,
+        &s_ids,
+        &s_users,
+        &s_cohort,
+        &cohorts,
+        &s_scores,
+        &session_runs,
+        opts,
+    )?;
+    let mut rank: Vec<usize> = (0..n).collect();
+    rank.sort_by(|&a, &b| {
+        explanations[b]
+            .score
+            .total_cmp(&explanations[a].score)
+            .then(ids[a].cmp(ids[b]))
+    });
+    let mut explanations = explanations;
+    let explanations = {
+        let mut slots: Vec<Option<UserExplanation>> = explanations.drain(..).map(Some).collect();
+        rank.iter()
+            .map(|&u| slots[u].take().expect("each user once"))
+            .collect()
+    };
+    Ok(Scores {
+        users: users_out,
+        sessions: sessions_out,
+        explanations,
+        cohort_method: cohorts.method.to_string(),
+    })
+}
+
+/// Ramp from 0 at half the threshold to 1 at the threshold; null is 0.
+fn requirement_gate(x: f64, t: f64) -> f64 {
+    if x.is_finite() {
+        ((x - 0.5 * t) / (0.5 * t)).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+fn make_cohorts(
+    users: &RecordBatch,
+    order: &[usize],
+    opts: &ScoreOptions,
+) -> Result<Cohorts, DetectError> {
+    if let Some(teams) = columns::opt_strings(users, USERS, "team")? {
+        if teams.iter().any(Option::is_some) {
+            let teams: Vec<Option<String>> = order.iter().map(|&i| teams[i].clone()).collect();
+            return Ok(cohort::from_teams(&teams, opts.min_cohort_size));
+        }
+    }
+    let n = order.len();
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    for spec in &opts.mix_features {
+        let col = match spec.split_once('/') {
+            Some((a, b)) => match (
+                sorted_f64(users, USERS, a.trim(), order)?,
+                sorted_f64(users, USERS, b.trim(), order)?,
+            ) {
+                (Some(a), Some(b)) => Some(
+                    a.iter()
+                        .zip(&b)
+                        .map(|(a, b)| if *b > 0.0 { a / b } else { f64::NAN })
+                        .collect(),
+                ),
+                _ => None,
+            },
+            None => sorted_f64(users, USERS, spec, order)?,
+        };
+        if let Some(c) = col {
+            if c.iter().any(|v| v.is_finite()) {
+                cols.push(c);
+            }
+        }
+    }
+    let mut mix = Array2::from_elem((n, cols.len()), f64::NAN);
+    for (j, c) in cols.iter().enumerate() {
+        mix.column_mut(j).assign(&Array1::from(c.clone()));
+    }
+    cohort::from_behaviour(&mix, opts.min_cohort_size, opts.clusters, opts.seed)
+}
+
+/// Isolation forest + ECOD over the users' (positive, clipped) robust z of
+/// every available pattern feature. Returns per user (iforest, ecod, z).
+struct Mv {
+    iforest: Vec<f64>,
+    ecod: Vec<f64>,
+    z: Vec<f64>,
+}
+
+fn multivariate(
+    runs: &[PatternRun],
+    n: usize,
+    opts: &ScoreOptions,
+) -> Result<Option<Mv>, DetectError> {
+    let mut cols: Vec<Vec<f64>> = Vec::new();
+    for run in runs {
+        let Some(model) = &run.model else { continue };
+        for j in 0..model.features().len() {
+            if run.evidence.iter().any(|e| e[j].value.is_some()) {
+                cols.push(run.evidence.iter().map(|e| e[j].z.max(0.0)).collect());
+            }
+        }
+    }
+    if cols.is_empty() || n < 2 * opts.min_cohort_size.max(8) {
+        return Ok(None);
+    }
+    let mut x = Array2::zeros((n, cols.len()));
+    for (j, c) in cols.iter().enumerate() {
+        x.column_mut(j).assign(&Array1::from(c.clone()));
+    }
+    let forest = IsolationForestParams::new()
+        .seed(opts.seed)
+        .fit(&x.view())?;
+    let iforest = forest.score(&x.view()).to_vec();
+    let ecod = Ecod::fit(&x.view())?.score(&x.view()).to_vec();
+    let zs = |s: &[f64]| -> Vec<f64> {
+        match Baseline::learn(s, 0.01) {
+            Some(b) => s.iter().map(|&v| b.z(v)).collect(),
+            None => vec![0.0; s.len()],
+        }
+    };
+    let zi = zs(&iforest);
+    let ze = zs(&ecod);
+    let z = zi.iter().zip(&ze).map(|(a, b)| a.max(*b)).collect();
+    Ok(Some(Mv { iforest, ecod, z }))
+}
+
+fn rank_column(
+    sessions: &RecordBatch,
+    p: &PatternSpec,
+    s_order: &[usize],
+    s_cohort: &[usize],
+) -> Result<Option<(Vec<f64>, PatternModel)>, DetectError> {
+    let Some(col) = &p.session_rank else {
+        return Ok(None);
+    };
+    let Some(v) = sorted_f64(sessions, SESSIONS, col, s_order)? else {
+        return Ok(None);
+    };
+    let mut x = Array2::from_elem((v.len(), 2), f64::NAN);
+    x.column_mut(0).assign(&Array1::from(v.clone()));
+    let ds = DatasetBase::new(x, Array1::from(s_cohort.to_vec()));
+    let model = PatternParams::new(vec![FeatureSpec::higher(col, 0.0, p.session_rank_unit)])
+        .check()?
+        .fit(&ds)?;
+    Ok(Some((v, model)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain_user(
+    u: usize,
+    ids: &[&str],
+    cohorts: &Cohorts,
+    opts: &ScoreOptions,
+    runs: &[PatternRun],
+    mv: Option<&Mv>,
+    by_user: &[Vec<usize>],
+    rank_runs: &[Option<(Vec<f64>, PatternModel)>],
+    s_order: &[usize],
+    s_ids: &[String],
+) -> UserExplanation {
+    let cohort = cohorts.ids[u];
+    let mut not_evaluated = Vec::new();
+    let mut contrib: Vec<(f64, usize)> = Vec::new();
+    for (pi, (p, run)) in opts.patterns.iter().zip(runs).enumerate() {
+        match run.strength[u] {
+            Some(s) => contrib.push((s, pi)),
+            None => not_evaluated.push(NotEvaluated {
+                pattern: p.name.clone(),
+                reason: if run.model.is_none() {
+                    format!(
+                        "column(s) {} absent from the user feature table",
+                        run.missing.join(", ")
+                    )
+                } else {
+                    let cols: Vec<&str> =
+                        p.user_features.iter().map(|f| f.column.as_str()).collect();
+                    format!(
+                        "no value of {} for this user (nothing to measure)",
+                        cols.join(", ")
+                    )
+                },
+            }),
+        }
+    }
+    let mv_ev = mv.map(|m| {
+        let z = m.z[u];
+        MultivariateEvidence {
+            iforest: Some(m.iforest[u]),
+            ecod: Some(m.ecod[u]),
+            z,
+            evidence: (0.25 * (z - 3.0).max(0.0)).min(opts.multivariate_max),
+        }
+    });
+    let evidence = decayed_sum(contrib.iter().map(|c| c.0), opts.secondary_weight)
+        + mv_ev.as_ref().map_or(0.0, |m| m.evidence);
+    let score = opts.score_of(evidence);
+    let severity = opts.thresholds.severity(score);
+    contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let patterns = contrib
+        .iter()
+        .filter(|c| c.0 > 0.0)
+        .take(opts.max_explanations)
+        .map(|&(strength, pi)| {
+            explain_pattern(
+                u,
+                cohort,
+                strength,
+                &opts.patterns[pi],
+                &runs[pi],
+                &by_user[u],
+                rank_runs[pi].as_ref(),
+                s_order,
+                s_ids,
+                opts,
+            )
+        })
+        .collect();
+    UserExplanation {
+        user_id: ids[u].to_string(),
+        cohort: cohorts.name(u).to_string(),
+        score,
+        severity,
+        alert: severity >= opts.alert_severity,
+        evidence,
+        patterns,
+        multivariate: mv_ev,
+        not_evaluated,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain_pattern(
+    u: usize,
+    cohort: usize,
+    strength: f64,
+    p: &PatternSpec,
+    run: &PatternRun,
+    sessions: &[usize],
+    rank: Option<&(Vec<f64>, PatternModel)>,
+    s_order: &[usize],
+    s_ids: &[String],
+    opts: &ScoreOptions,
+) -> Explanation {
+    let model = run.model.as_ref().expect("evaluated pattern has a model");
+    let ev = &run.evidence[u];
+    // Strongest feature (first on ties) among the available ones.
+    let j = (0..ev.len())
+        .filter(|&j| ev[j].value.is_some())
+        .max_by(|&a, &b| ev[a].evidence.total_cmp(&ev[b].evidence).then(b.cmp(&a)))
+        .unwrap_or(0);
+    let spec = &model.features()[j];
+    let value = ev[j].value.unwrap_or(f64::NAN);
+    let (typical, p95, percentile) = match model.baseline(cohort, j) {
+        Some(b) => (b.raw.typical, b.raw.p95, b.raw.percentile(value)),
+        None => (f64::NAN, f64::NAN, f64::NAN),
+    };
+    let vars = [
+        ("value", spec.unit.format(value)),
+        ("typical", spec.unit.format(typical)),
+        ("p95", spec.unit.format(p95)),
+        ("percentile", format!("{percentile:.0}")),
+        ("feature", spec.column.clone()),
+    ];
+    let mut text = format!(
+        "{} (cohort typical {}, p95 {})",
+        PatternSpec::render(&spec.phrase, &vars),
+        vars[1].1,
+        vars[2].1
+    );
+    let mut top: Vec<String> = Vec::new();
+    if let Some((vals, rmodel)) = rank {
+        let mut cand: Vec<(f64, &str)> = sessions
+            .iter()
+            .filter(|&&k| vals[k].is_finite() && vals[k] > 0.0)
+            .map(|&k| (vals[k], s_ids[s_order[k]].as_str()))
+            .collect();
+        cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        cand.truncate(opts.top_sessions);
+        if let Some(&(sv, sid)) = cand.first() {
+            let sp95 = rmodel.baseline(cohort, 0).map_or(f64::NAN, |b| b.raw.p95);
+            let svars = [("svalue", p.session_rank_unit.format(sv))];
+            text = format!(
+                "{} in session {} (cohort p95: {}); {}",
+                PatternSpec::render(&p.session_phrase, &svars),
+                sid,
+                p.session_rank_unit.format(sp95),
+                text
+            );
+        }
+        top = cand.into_iter().map(|c| c.1.to_string()).collect();
+    }
+    Explanation {
+        pattern: p.name.clone(),
+        feature: spec.column.clone(),
+        value,
+        typical,
+        p95,
+        percentile,
+        strength,
+        sessions: top,
+        text,
+    }
+}
+
+fn user_table(
+    users: &RecordBatch,
+    order: &[usize],
+    ex: &[UserExplanation],
+    runs: &[PatternRun],
+    mv: Option<&Mv>,
+    opts: &ScoreOptions,
+) -> Result<RecordBatch, DetectError> {
+    let n = order.len();
+    let mut rank: Vec<usize> = (0..n).collect();
+    rank.sort_by(|&a, &b| {
+        ex[b]
+            .score
+            .total_cmp(&ex[a].score)
+            .then(ex[a].user_id.cmp(&ex[b].user_id))
+    });
+    let mut fields: Vec<Field> = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let mut push = |f: Field, c: ArrayRef| {
+        fields.push(f);
+        cols.push(c);
+    };
+    push(
+        Field::new("user_id", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&u| ex[u].user_id.as_str()),
+        )),
+    );
+    push(
+        Field::new("cohort", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&u| ex[u].cohort.as_str()),
+        )),
+    );
+    push(
+        Field::new("score", DataType::Float64, false),
+        Arc::new(Float64Array::from_iter_values(
+            rank.iter().map(|&u| ex[u].score),
+        )),
+    );
+    push(
+        Field::new("severity", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&u| ex[u].severity.as_str()),
+        )),
+    );
+    push(
+        Field::new("top_patterns", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(rank.iter().map(|&u| {
+            ex[u]
+                .patterns
+                .iter()
+                .filter(|e| e.strength >= opts.fire_strength)
+                .map(|e| e.pattern.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        }))),
+    );
+    let json: Vec<String> = rank
+        .iter()
+        .map(|&u| {
+            serde_json::to_string(&ex[u])
+                .map_err(|e| DetectError::Model(format!("explanation JSON: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    push(
+        Field::new("explanations", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(json)),
+    );
+    push(
+        Field::new("alert", DataType::Boolean, false),
+        Arc::new(BooleanArray::from(
+            rank.iter().map(|&u| ex[u].alert).collect::<Vec<_>>(),
+        )),
+    );
+    push(
+        Field::new("evidence", DataType::Float64, false),
+        Arc::new(Float64Array::from_iter_values(
+            rank.iter().map(|&u| ex[u].evidence),
+        )),
+    );
+    for (p, run) in opts.patterns.iter().zip(runs) {
+        push(
+            Field::new(format!("evidence_{}", p.name), DataType::Float64, true),
+            Arc::new(Float64Array::from(
+                rank.iter().map(|&u| run.strength[u]).collect::<Vec<_>>(),
+            )),
+        );
+    }
+    push(
+        Field::new("multivariate", DataType::Float64, true),
+        Arc::new(Float64Array::from(
+            rank.iter()
+                .map(|&u| mv.map(|_| ex[u].multivariate.as_ref().map_or(0.0, |m| m.evidence)))
+                .collect::<Vec<_>>(),
+        )),
+    );
+    let idx = UInt32Array::from(rank.iter().map(|&u| order[u] as u32).collect::<Vec<_>>());
+    append_input(users, &idx, &mut fields, &mut cols)?;
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+/// Appends the input's columns (reordered by `idx`), skipping names the
+/// output already has.
+fn append_input(
+    input: &RecordBatch,
+    idx: &UInt32Array,
+    fields: &mut Vec<Field>,
+    cols: &mut Vec<ArrayRef>,
+) -> Result<(), DetectError> {
+    let schema = input.schema();
+    for (f, c) in schema.fields().iter().zip(input.columns()) {
+        if fields.iter().any(|g| g.name() == f.name()) {
+            continue;
+        }
+        fields.push(f.as_ref().clone());
+        cols.push(take(c.as_ref(), idx, None)?);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn session_table(
+    sessions: &RecordBatch,
+    s_order: &[usize],
+    s_ids: &[String],
+    s_users: &[String],
+    s_cohort: &[usize],
+    cohorts: &Cohorts,
+    scores: &[(f64, Vec<&str>)],
+    runs: &[Option<PatternRun>],
+    opts: &ScoreOptions,
+) -> Result<RecordBatch, DetectError> {
+    let ns = s_order.len();
+    let mut rank: Vec<usize> = (0..ns).collect();
+    // s_order is already (user_id, session_id) order, so ties keep it.
+    rank.sort_by(|&a, &b| scores[b].0.total_cmp(&scores[a].0).then(a.cmp(&b)));
+    let mut fields: Vec<Field> = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    let mut push = |f: Field, c: ArrayRef| {
+        fields.push(f);
+        cols.push(c);
+    };
+    push(
+        Field::new("session_id", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&k| s_ids[s_order[k]].as_str()),
+        )),
+    );
+    push(
+        Field::new("user_id", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&k| s_users[s_order[k]].as_str()),
+        )),
+    );
+    push(
+        Field::new("cohort", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(rank.iter().map(
+            |&k| match s_cohort[k] {
+                ORGANISATION => cohort::ORGANISATION_NAME,
+                c => cohorts.names[c].as_str(),
+            },
+        ))),
+    );
+    push(
+        Field::new("score", DataType::Float64, false),
+        Arc::new(Float64Array::from_iter_values(
+            rank.iter().map(|&k| scores[k].0),
+        )),
+    );
+    push(
+        Field::new("severity", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter()
+                .map(|&k| opts.thresholds.severity(scores[k].0).as_str()),
+        )),
+    );
+    push(
+        Field::new("patterns", DataType::Utf8, false),
+        Arc::new(StringArray::from_iter_values(
+            rank.iter().map(|&k| scores[k].1.join(",")),
+        )),
+    );
+    for (p, run) in opts.patterns.iter().zip(runs) {
+        if let Some(run) = run {
+            push(
+                Field::new(format!("evidence_{}", p.name), DataType::Float64, true),
+                Arc::new(Float64Array::from(
+                    rank.iter().map(|&k| run.strength[k]).collect::<Vec<_>>(),
+                )),
+            );
+        }
+    }
+    let idx = UInt32Array::from(rank.iter().map(|&k| s_order[k] as u32).collect::<Vec<_>>());
+    append_input(sessions, &idx, &mut fields, &mut cols)?;
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}

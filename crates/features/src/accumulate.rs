@@ -1,0 +1,491 @@
+//! The mergeable per-session partial aggregates (the parallel fold state).
+//!
+//! Every field is merged with an exact, associative and commutative
+//! operation: integer sums, minima / maxima, "first by (ts, tie-break)" and
+//! list concatenation (lists are sorted before use in `finalize`). Hence the
+//! finished features do not depend on file order, row-group size or threads.
+
+use crate::{FeatureOptions, Snapshot};
+use goodhart_schema::{EventBatch, EventKind, Names, Presence, NULL_HASH};
+use rustc_hash::FxHashMap;
+
+/// "None" for a minimum-tracked timestamp.
+pub(crate) const NO_MIN: i64 = i64::MAX;
+/// "None" for a maximum-tracked timestamp.
+pub(crate) const NO_MAX: i64 = i64::MIN;
+
+/// Per sub-agent state within a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AgentState {
+    /// First / last row of the agent (alive interval).
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// First / last request made by the agent.
+    pub first_request_ts: i64,
+    pub last_request_ts: i64,
+    /// Earliest spawn row `(ts, task_hash)`, `(NO_MIN, 0)` when never spawned.
+    pub spawn: (i64, u64),
+    /// Smallest non-null parent seen (0 = main / unknown).
+    pub parent: u64,
+    /// Row tokens and pre-snapshot row tokens of the agent's rows.
+    pub tokens: u64,
+    pub pre_tokens: u64,
+}
+
+impl AgentState {
+    fn new() -> Self {
+        AgentState {
+            first_ts: NO_MIN,
+            last_ts: NO_MAX,
+            first_request_ts: NO_MIN,
+            last_request_ts: NO_MAX,
+            spawn: (NO_MIN, NULL_HASH),
+            parent: NULL_HASH,
+            tokens: 0,
+            pre_tokens: 0,
+        }
+    }
+
+    fn merge(&mut self, o: &AgentState) {
+        self.first_ts = self.first_ts.min(o.first_ts);
+        self.last_ts = self.last_ts.max(o.last_ts);
+        self.first_request_ts = self.first_request_ts.min(o.first_request_ts);
+        self.last_request_ts = self.last_request_ts.max(o.last_request_ts);
+        self.spawn = self.spawn.min(o.spawn);
+        self.parent = min_nonnull(self.parent, o.parent);
+        self.tokens += o.tokens;
+        self.pre_tokens += o.pre_tokens;
+    }
+}
+
+fn min_nonnull(a: u64, b: u64) -> u64 {
+    match (a, b) {
+        (NULL_HASH, x) | (x, NULL_HASH) => x,
+        (x, y) => x.min(y),
+    }
+}
+
+/// Requests sharing one task hash within a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TaskState {
+    pub count: u64,
+    pub tokens: u64,
+    pub pre_tokens: u64,
+    /// The first request `(ts, row tokens)`; ties broken by the smaller tokens.
+    pub first: (i64, u64),
+}
+
+impl TaskState {
+    fn merge(&mut self, o: &TaskState) {
+        self.count += o.count;
+        self.tokens += o.tokens;
+        self.pre_tokens += o.pre_tokens;
+        self.first = self.first.min(o.first);
+    }
+}
+
+/// Context loads sharing one context hash within a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContextState {
+    pub count: u64,
+    /// Input-side tokens (input + cache read + cache write) of all loads.
+    pub input_side: u64,
+    /// Uncached input tokens of all loads.
+    pub input: u64,
+    /// Uncached input tokens of pre-snapshot loads.
+    pub pre_input: u64,
+    /// The first load `(ts, input_side, input)`.
+    pub first: (i64, u64, u64),
+    /// Timestamps of every load (for the cache-TTL check), unsorted.
+    pub load_ts: Vec<i64>,
+}
+
+impl ContextState {
+    fn merge(&mut self, o: ContextState) {
+        self.count += o.count;
+        self.input_side += o.input_side;
+        self.input += o.input;
+        self.pre_input += o.pre_input;
+        self.first = self.first.min(o.first);
+        self.load_ts.extend(o.load_ts);
+    }
+}
+
+/// Partial aggregates of one (user, session).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SessionState {
+    pub start: i64,
+    pub end: i64,
+    pub events: u64,
+    pub requests: u64,
+    pub spawns: u64,
+    pub context_loads: u64,
+    pub accepted_gross: u64,
+    pub rejected: u64,
+    pub reverted: u64,
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub cost_nanousd: i64,
+    pub lines_accepted: u64,
+    pub lines_reverted: u64,
+    pub trivial_changes: u64,
+    /// Latest `change_accepted` ts (NO_MAX when none).
+    pub last_accept_ts: i64,
+    /// Row tokens of pre-snapshot rows.
+    pub pre_tokens: u64,
+    /// `(model hash, row tokens)`, unsorted, distinct models.
+    pub models: Vec<(u64, u64)>,
+    /// Sub-agents by agent hash.
+    pub agents: FxHashMap<u64, AgentState>,
+    /// Spawn rows per non-null task hash.
+    pub spawn_tasks: FxHashMap<u64, u64>,
+    /// Requests per non-null task hash.
+    pub tasks: FxHashMap<u64, TaskState>,
+    /// Context loads per non-null context hash.
+    pub contexts: FxHashMap<u64, ContextState>,
+    /// Every request as `(ts, task_hash)`, unsorted (needed for runs and active time).
+    pub req_seq: Vec<(i64, u64)>,
+    /// Timestamps of every non-request row, unsorted (active time).
+    pub other_ts: Vec<i64>,
+}
+
+impl SessionState {
+    fn new() -> Self {
+        SessionState {
+            start: NO_MIN,
+            end: NO_MAX,
+            events: 0,
+            requests: 0,
+            spawns: 0,
+            context_loads: 0,
+            accepted_gross: 0,
+            rejected: 0,
+            reverted: 0,
+            input: 0,
+            output: 0,
+            cache_read: 0,
+            cache_write: 0,
+            cost_nanousd: 0,
+            lines_accepted: 0,
+            lines_reverted: 0,
+            trivial_changes: 0,
+            last_accept_ts: NO_MAX,
+            pre_tokens: 0,
+            models: Vec::new(),
+            agents: FxHashMap::default(),
+            spawn_tasks: FxHashMap::default(),
+            tasks: FxHashMap::default(),
+            contexts: FxHashMap::default(),
+            req_seq: Vec::new(),
+            other_ts: Vec::new(),
+        }
+    }
+
+    fn merge(&mut self, o: SessionState) {
+        self.start = self.start.min(o.start);
+        self.end = self.end.max(o.end);
+        self.events += o.events;
+        self.requests += o.requests;
+        self.spawns += o.spawns;
+        self.context_loads += o.context_loads;
+        self.accepted_gross += o.accepted_gross;
+        self.rejected += o.rejected;
+        self.reverted += o.reverted;
+        self.input += o.input;
+        self.output += o.output;
+        self.cache_read += o.cache_read;
+        self.cache_write += o.cache_write;
+        self.cost_nanousd += o.cost_nanousd;
+        self.lines_accepted += o.lines_accepted;
+        self.lines_reverted += o.lines_reverted;
+        self.trivial_changes += o.trivial_changes;
+        self.last_accept_ts = self.last_accept_ts.max(o.last_accept_ts);
+        self.pre_tokens += o.pre_tokens;
+        for (m, t) in o.models {
+            add_model(&mut self.models, m, t);
+        }
+        for (k, v) in o.agents {
+            match self.agents.get_mut(&k) {
+                Some(a) => a.merge(&v),
+                None => {
+                    self.agents.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in o.spawn_tasks {
+            *self.spawn_tasks.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in o.tasks {
+            match self.tasks.get_mut(&k) {
+                Some(t) => t.merge(&v),
+                None => {
+                    self.tasks.insert(k, v);
+                }
+            }
+        }
+        for (k, v) in o.contexts {
+            match self.contexts.get_mut(&k) {
+                Some(c) => c.merge(v),
+                None => {
+                    self.contexts.insert(k, v);
+                }
+            }
+        }
+        self.req_seq.extend(o.req_seq);
+        self.other_ts.extend(o.other_ts);
+    }
+}
+
+#[inline]
+fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
+    // Sessions use one to three models: a linear scan beats a hash map here.
+    match models.iter_mut().find(|(k, _)| *k == m) {
+        Some(e) => e.1 += tokens,
+        None => models.push((m, tokens)),
+    }
+}
+
+/// Mergeable partial aggregates of events, keyed by (user hash, session hash).
+///
+/// The fold state of the parallel pass: build one per worker with
+/// [`SessionAccumulator::with_options`] (or `default()` for default
+/// snapshot settings), feed it [`EventBatch`]es with
+/// [`add_batch`](SessionAccumulator::add_batch), combine workers with
+/// [`merge`](SessionAccumulator::merge) (associative and commutative, exact),
+/// then call [`finalize`](crate::finalize).
+///
+/// Memory grows with sessions, sub-agents and distinct hashes per session,
+/// plus 16 bytes per request and 8 bytes per other event (for the ordered
+/// features `longest_run` and `active_min`); no per-row strings are kept.
+///
+/// ```
+/// use goodhart_features::SessionAccumulator;
+/// let a = SessionAccumulator::default();
+/// let b = SessionAccumulator::default();
+/// assert_eq!(a.merge(b).sessions(), 0);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SessionAccumulator {
+    pub(crate) snapshot: Snapshot,
+    /// Set when accumulators with different snapshot settings were merged.
+    pub(crate) conflict: bool,
+    pub(crate) presence: Presence,
+    pub(crate) names: Names,
+    pub(crate) sessions: FxHashMap<(u64, u64), SessionState>,
+    pub(crate) rows: u64,
+}
+
+impl SessionAccumulator {
+    /// An empty accumulator using the snapshot settings of `opts` (the only
+    /// option needed while folding: pre-snapshot tokens are tallied per row).
+    pub fn with_options(opts: &FeatureOptions) -> Self {
+        SessionAccumulator {
+            snapshot: opts.snapshot,
+            ..Default::default()
+        }
+    }
+
+    /// Number of distinct (user, session) pairs seen so far.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of event rows folded in so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Union of the optional-column presence of every batch seen.
+    pub fn presence(&self) -> Presence {
+        self.presence
+    }
+
+    /// Folds one validated batch in.
+    pub fn add_batch(&mut self, b: &EventBatch) {
+        self.presence = self.presence.union(b.presence);
+        self.names.merge(b.names.clone());
+        self.rows += b.len() as u64;
+        let snap = self.snapshot;
+        let n = b.len();
+        // Plain loop over the columns; the session map is looked up once per
+        // run of rows with the same key (ingest usually yields such runs).
+        let mut i = 0;
+        while i < n {
+            let key = (b.user[i], b.session[i]);
+            let mut j = i + 1;
+            while j < n && b.user[j] == key.0 && b.session[j] == key.1 {
+                j += 1;
+            }
+            let st = self.sessions.entry(key).or_insert_with(SessionState::new);
+            for r in i..j {
+                add_row(st, b, r, &snap);
+            }
+            i = j;
+        }
+    }
+
+    /// Combines two accumulators (associative, commutative and exact).
+    pub fn merge(self, other: SessionAccumulator) -> SessionAccumulator {
+        // Fold the smaller map into the larger one; the result is the same
+        // either way because every per-session merge is commutative.
+        let (mut big, small) = if self.sessions.len() >= other.sessions.len() {
+            (self, other)
+        } else {
+            (other, self)
+        };
+        if big.snapshot != small.snapshot {
+            // Keep a deterministic snapshot; finalize reports the conflict.
+            big.conflict = true;
+            if small.snapshot.order_key() < big.snapshot.order_key() {
+                big.snapshot = small.snapshot;
+            }
+        }
+        big.conflict |= small.conflict;
+        big.presence = big.presence.union(small.presence);
+        big.names.merge(small.names);
+        big.rows += small.rows;
+        for (k, v) in small.sessions {
+            match big.sessions.get_mut(&k) {
+                Some(s) => s.merge(v),
+                None => {
+                    big.sessions.insert(k, v);
+                }
+            }
+        }
+        big
+    }
+}
+
+impl Snapshot {
+    /// A total order key, used only to keep conflict handling deterministic.
+    fn order_key(&self) -> (u32, u32, u32, u32) {
+        (
+            self.weekday.num_days_from_monday(),
+            self.hour,
+            self.minute,
+            self.lead_hours,
+        )
+    }
+}
+
+#[inline]
+fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
+    let ts = b.ts_us[r];
+    let (inp, out, cr, cw) = (
+        b.input_tokens[r],
+        b.output_tokens[r],
+        b.cache_read_tokens[r],
+        b.cache_write_tokens[r],
+    );
+    let input_side = inp + cr + cw;
+    let tokens = input_side + out;
+    let pre = snap.is_pre(ts);
+    st.start = st.start.min(ts);
+    st.end = st.end.max(ts);
+    st.events += 1;
+    st.input += inp;
+    st.output += out;
+    st.cache_read += cr;
+    st.cache_write += cw;
+    st.cost_nanousd += b.cost_nanousd[r];
+    if pre {
+        st.pre_tokens += tokens;
+    }
+    let m = b.model[r];
+    if m != NULL_HASH && tokens > 0 {
+        add_model(&mut st.models, m, tokens);
+    }
+    let kind = b.kind[r];
+    let agent = b.agent[r];
+    if agent != NULL_HASH {
+        let a = st.agents.entry(agent).or_insert_with(AgentState::new);
+        a.first_ts = a.first_ts.min(ts);
+        a.last_ts = a.last_ts.max(ts);
+        a.parent = min_nonnull(a.parent, b.parent_agent[r]);
+        a.tokens += tokens;
+        if pre {
+            a.pre_tokens += tokens;
+        }
+        match kind {
+            EventKind::Request => {
+                a.first_request_ts = a.first_request_ts.min(ts);
+                a.last_request_ts = a.last_request_ts.max(ts);
+            }
+            EventKind::AgentSpawn => a.spawn = a.spawn.min((ts, b.task_hash[r])),
+            _ => {}
+        }
+    }
+    match kind {
+        EventKind::Request => {
+            st.requests += 1;
+            let task = b.task_hash[r];
+            st.req_seq.push((ts, task));
+            if task != NULL_HASH {
+                let t = st.tasks.entry(task).or_insert(TaskState {
+                    count: 0,
+                    tokens: 0,
+                    pre_tokens: 0,
+                    first: (NO_MIN, u64::MAX),
+                });
+                t.count += 1;
+                t.tokens += tokens;
+                if pre {
+                    t.pre_tokens += tokens;
+                }
+                t.first = t.first.min((ts, tokens));
+            }
+        }
+        EventKind::AgentSpawn => {
+            st.spawns += 1;
+            st.other_ts.push(ts);
+            let task = b.task_hash[r];
+            if task != NULL_HASH {
+                *st.spawn_tasks.entry(task).or_insert(0) += 1;
+            }
+        }
+        EventKind::ContextLoad => {
+            st.context_loads += 1;
+            st.other_ts.push(ts);
+            let ctx = b.context_hash[r];
+            if ctx != NULL_HASH {
+                let c = st.contexts.entry(ctx).or_insert(ContextState {
+                    count: 0,
+                    input_side: 0,
+                    input: 0,
+                    pre_input: 0,
+                    first: (NO_MIN, u64::MAX, u64::MAX),
+                    load_ts: Vec::new(),
+                });
+                c.count += 1;
+                c.input_side += input_side;
+                c.input += inp;
+                if pre {
+                    c.pre_input += inp;
+                }
+                c.first = c.first.min((ts, input_side, inp));
+                c.load_ts.push(ts);
+            }
+        }
+        EventKind::ChangeAccepted => {
+            st.other_ts.push(ts);
+            st.accepted_gross += 1;
+            let l = u64::from(b.lines[r]);
+            st.lines_accepted += l;
+            if (1..=3).contains(&l) {
+                st.trivial_changes += 1;
+            }
+            st.last_accept_ts = st.last_accept_ts.max(ts);
+        }
+        EventKind::ChangeRejected => {
+            st.other_ts.push(ts);
+            st.rejected += 1;
+        }
+        EventKind::ChangeReverted => {
+            st.other_ts.push(ts);
+            st.reverted += 1;
+            st.lines_reverted += u64::from(b.lines[r]);
+        }
+    }
+}

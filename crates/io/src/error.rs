@@ -1,0 +1,93 @@
+//! Typed ingest errors whose messages name the file and the fix.
+
+use goodhart_schema::SchemaError;
+use std::path::PathBuf;
+
+/// Why reading or writing goodhart's Parquet files failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// The input path does not exist.
+    #[error(
+        "{}: no such file or directory. Fix: pass an events .parquet file or a directory of them.",
+        .path.display()
+    )]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A directory holds no `.parquet` file.
+    #[error(
+        "{}: no .parquet files under this directory (hidden and _-prefixed files are ignored). \
+         Fix: point goodhart at the directory that holds the exported events.",
+        .path.display()
+    )]
+    EmptyDir {
+        /// The directory given.
+        path: PathBuf,
+    },
+    /// A file could not be opened as Parquet (bad magic bytes, corrupt footer).
+    #[error(
+        "{}: not a Parquet file ({detail}). Fix: pass Parquet files only, or re-export this file \
+         with a Parquet writer.",
+        .path.display()
+    )]
+    NotParquet {
+        /// The file.
+        path: PathBuf,
+        /// What the Parquet reader said.
+        detail: String,
+    },
+    /// The file's Parquet data could not be decoded after its footer was read.
+    #[error(
+        "{}: could not read Parquet data: {source}. Fix: the file is probably truncated or corrupt; \
+         re-export it.",
+        .path.display()
+    )]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The reader's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// A file system operation failed.
+    #[error("{}: {source}. Fix: check the path exists and is readable/writable.", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file's columns do not match the canonical schema (the message names the file).
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// Writing a Parquet file failed.
+    #[error("{}: could not write Parquet: {message}. Fix: check the batches match the schema and the directory is writable.", .path.display())]
+    Write {
+        /// The destination.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// An invalid option was given.
+    #[error("invalid read option {option}: {message}")]
+    InvalidOption {
+        /// The option (e.g. `batch_size`).
+        option: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IoError {
+    let path = path.into();
+    move |source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            IoError::NotFound { path }
+        } else {
+            IoError::Io { path, source }
+        }
+    }
+}

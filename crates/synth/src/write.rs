@@ -1,0 +1,288 @@
+//! Parquet output: fixed writer properties so equal data gives equal bytes.
+
+use crate::gen::{Ev, SessionLabel};
+use crate::plan::Plan;
+use crate::SynthError;
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray, StringBuilder,
+    StringDictionaryBuilder, TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use goodhart_schema::{col, EventKind};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Every writer property that could vary is pinned here.
+pub(crate) fn writer_properties(max_row_group_rows: usize) -> WriterProperties {
+    WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
+        ))
+        .set_created_by(format!("goodhart-synth {}", env!("CARGO_PKG_VERSION")))
+        .set_max_row_group_row_count(Some(max_row_group_rows.max(1)))
+        .set_max_row_group_bytes(None)
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(None)
+        .build()
+}
+
+fn dict() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The events schema written by the generator (canonical schema v1).
+pub fn events_schema() -> Schema {
+    let utf8 = |n: &str| Field::new(n, DataType::Utf8, true);
+    let int = |n: &str| Field::new(n, DataType::Int64, true);
+    Schema::new(vec![
+        Field::new(
+            col::TS,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(col::USER_ID, dict(), false),
+        Field::new(col::SESSION_ID, dict(), false),
+        Field::new(col::EVENT, dict(), false),
+        utf8(col::AGENT_ID),
+        utf8(col::PARENT_AGENT_ID),
+        utf8(col::MODEL),
+        int(col::INPUT_TOKENS),
+        int(col::OUTPUT_TOKENS),
+        int(col::CACHE_READ_TOKENS),
+        int(col::CACHE_WRITE_TOKENS),
+        utf8(col::TASK_HASH),
+        utf8(col::CONTEXT_HASH),
+        utf8(col::CHANGE_ID),
+        int(col::LINES),
+        Field::new(col::COST_USD, DataType::Float64, true),
+    ])
+}
+
+/// `s-<8 hex>`.
+pub(crate) fn session_str(sess: u32) -> String {
+    format!("s-{sess:08x}")
+}
+
+fn write_file(path: &Path, batch: &RecordBatch, rows_per_group: usize) -> Result<(), SynthError> {
+    let file = std::fs::File::create(path).map_err(|source| SynthError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let pq = |source| SynthError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut w = ArrowWriter::try_new(
+        std::io::BufWriter::new(file),
+        batch.schema(),
+        Some(writer_properties(rows_per_group)),
+    )
+    .map_err(pq)?;
+    w.write(batch).map_err(pq)?;
+    w.close().map_err(pq)?;
+    Ok(())
+}
+
+fn batch(path: &Path, schema: Schema, cols: Vec<ArrayRef>) -> Result<RecordBatch, SynthError> {
+    RecordBatch::try_new(Arc::new(schema), cols).map_err(|source| SynthError::Arrow {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes one partition file; `events` must already be sorted.
+pub(crate) fn write_events(path: &Path, plan: &Plan, events: &[Ev]) -> Result<(), SynthError> {
+    let n = events.len();
+    let mut user = StringDictionaryBuilder::<Int32Type>::new();
+    let mut session = StringDictionaryBuilder::<Int32Type>::new();
+    let mut event = StringDictionaryBuilder::<Int32Type>::new();
+    let mut agent = StringBuilder::with_capacity(n, n * 8);
+    let mut parent = StringBuilder::with_capacity(n, n);
+    let mut model = StringBuilder::with_capacity(n, n * 12);
+    let mut task = StringBuilder::with_capacity(n, n * 16);
+    let mut context = StringBuilder::with_capacity(n, n * 2);
+    let mut change = StringBuilder::with_capacity(n, n * 2);
+    let mut buf = String::with_capacity(32);
+    let tokens = |f: fn(&Ev) -> u32| -> ArrayRef {
+        Arc::new(
+            events
+                .iter()
+                .map(|e| e.has_tokens.then(|| f(e) as i64))
+                .collect::<Int64Array>(),
+        )
+    };
+    for e in events {
+        user.append_value(&plan.users[e.user as usize].id);
+        buf.clear();
+        let _ = write!(buf, "s-{:08x}", e.sess);
+        session.append_value(&buf);
+        event.append_value(e.kind.as_str());
+        if e.agent == 0 {
+            agent.append_null();
+        } else {
+            buf.clear();
+            let _ = write!(buf, "a-{:08x}-{:x}", e.sess, e.agent);
+            agent.append_value(&buf);
+        }
+        if e.kind == EventKind::AgentSpawn && e.parent != 0 {
+            buf.clear();
+            let _ = write!(buf, "a-{:08x}-{:x}", e.sess, e.parent);
+            parent.append_value(&buf);
+        } else {
+            parent.append_null();
+        }
+        model.append_option(e.model.map(|m| m.as_str()));
+        for (b, h) in [(&mut task, e.task), (&mut context, e.context)] {
+            if h == 0 {
+                b.append_null();
+            } else {
+                buf.clear();
+                let _ = write!(buf, "{h:016x}");
+                b.append_value(&buf);
+            }
+        }
+        if e.change == 0 {
+            change.append_null();
+        } else {
+            buf.clear();
+            let _ = write!(buf, "c-{:08x}{:04x}", e.sess, e.change);
+            change.append_value(&buf);
+        }
+    }
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from(events.iter().map(|e| e.ts).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        ),
+        Arc::new(user.finish()),
+        Arc::new(session.finish()),
+        Arc::new(event.finish()),
+        Arc::new(agent.finish()),
+        Arc::new(parent.finish()),
+        Arc::new(model.finish()),
+        tokens(|e| e.input),
+        tokens(|e| e.output),
+        tokens(|e| e.cache_read),
+        tokens(|e| e.cache_write),
+        Arc::new(task.finish()),
+        Arc::new(context.finish()),
+        Arc::new(change.finish()),
+        Arc::new(
+            events
+                .iter()
+                .map(|e| (e.lines > 0).then_some(e.lines as i64))
+                .collect::<Int64Array>(),
+        ),
+        Arc::new(
+            events
+                .iter()
+                .map(|e| match (e.has_tokens, e.model) {
+                    (true, Some(m)) => Some(m.cost_usd(
+                        e.input as u64,
+                        e.output as u64,
+                        e.cache_read as u64,
+                        e.cache_write as u64,
+                    )),
+                    _ => None,
+                })
+                .collect::<Float64Array>(),
+        ),
+    ];
+    let b = batch(path, events_schema(), cols)?;
+    write_file(path, &b, plan.cfg.max_row_group_rows)
+}
+
+/// `users.parquet`: the roster.
+pub(crate) fn write_users(path: &Path, plan: &Plan) -> Result<(), SynthError> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid");
+    let u = &plan.users;
+    let schema = Schema::new(vec![
+        Field::new(col::USER_ID, DataType::Utf8, false),
+        Field::new("team", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+        Field::new("start_date", DataType::Date32, true),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(u.iter().map(|x| Some(x.id.as_str())).collect::<StringArray>()),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(plan.cfg.teams[x.team].name.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(u.iter().map(|x| Some(x.role)).collect::<StringArray>()),
+        Arc::new(
+            u.iter()
+                .map(|x| x.start_date.map(|d| (d - epoch).num_days() as i32))
+                .collect::<Date32Array>(),
+        ),
+    ];
+    let b = batch(path, schema, cols)?;
+    write_file(path, &b, plan.cfg.max_row_group_rows)
+}
+
+/// `labels.parquet`: each person's archetype.
+pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
+    let u = &plan.users;
+    let schema = Schema::new(vec![
+        Field::new(col::USER_ID, DataType::Utf8, false),
+        Field::new("archetype", DataType::Utf8, false),
+        Field::new("is_gaming", DataType::Boolean, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(u.iter().map(|x| Some(x.id.as_str())).collect::<StringArray>()),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.archetype.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.archetype.is_gaming()))
+                .collect::<BooleanArray>(),
+        ),
+    ];
+    let b = batch(path, schema, cols)?;
+    write_file(path, &b, plan.cfg.max_row_group_rows)
+}
+
+/// `session_labels.parquet`; `sessions` must be sorted by id.
+pub(crate) fn write_session_labels(
+    path: &Path,
+    plan: &Plan,
+    sessions: &[SessionLabel],
+) -> Result<(), SynthError> {
+    let schema = Schema::new(vec![
+        Field::new(col::SESSION_ID, DataType::Utf8, false),
+        Field::new(col::USER_ID, DataType::Utf8, false),
+        Field::new("is_gaming", DataType::Boolean, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            sessions
+                .iter()
+                .map(|s| Some(session_str(s.sess)))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            sessions
+                .iter()
+                .map(|s| Some(plan.users[s.user as usize].id.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            sessions
+                .iter()
+                .map(|s| Some(s.gaming))
+                .collect::<BooleanArray>(),
+        ),
+    ];
+    let b = batch(path, schema, cols)?;
+    write_file(path, &b, plan.cfg.max_row_group_rows)
+}

@@ -1,0 +1,285 @@
+//! Command-line arguments (clap derive), kept apart from the logic in `main.rs`
+//! and the library crates.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// goodhart: find tokenmaxxing (gaming of AI-usage leaderboards) in usage histories.
+///
+/// Exit codes: 0 success; 1 runtime failure (I/O, state store, delivery);
+/// 2 bad input, bad configuration or bad usage (the message names the file or
+/// setting and the fix); 3 alerts raised (only with `scan --fail-on-alerts`).
+#[derive(Debug, Parser)]
+#[command(name = "goodhart", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score a dataset end to end: features, cohorts, detectors, alerts, report.
+    Scan(ScanArgs),
+    /// Check event files against schema v1; count accepted and quarantined rows.
+    Validate(ValidateArgs),
+    /// Compute session and user features and write them as Parquet.
+    Features(FeaturesArgs),
+    /// Generic outlier scoring of any numeric Parquet table.
+    Detect(DetectArgs),
+    /// Evaluate scores against ground-truth labels (synthetic organisation or reviewer verdicts).
+    Eval(EvalArgs),
+    /// Generate a labeled synthetic organisation.
+    Synth(SynthArgs),
+    /// Record a reviewer's verdict on an alert.
+    Feedback(FeedbackArgs),
+    /// Resolve a pseudonym from an outbound alert back to the user id.
+    Whois(WhoisArgs),
+    /// Print the canonical input schema.
+    Schema(SchemaArgs),
+    /// Print configuration.
+    Config(ConfigArgs),
+}
+
+/// Output format of a command's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Arguments of `goodhart scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Dataset: a directory holding `events/` (and optionally `users.parquet`),
+    /// or event files/directories (then give the roster with `--roster`).
+    #[arg(required = true, value_name = "DATASET")]
+    pub inputs: Vec<PathBuf>,
+    /// Roster Parquet file (`user_id`, `team`, `role`, `start_date`).
+    #[arg(long, value_name = "FILE")]
+    pub roster: Option<PathBuf>,
+    /// Last day of the window (UTC, YYYY-MM-DD). Default: `scan.as_of` from the config, else today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Window length, e.g. `28d`. Default: `scan.window` from the config, else 28d.
+    #[arg(long, value_name = "DAYS")]
+    pub window: Option<String>,
+    /// Output directory.
+    #[arg(long, value_name = "DIR", default_value = "goodhart-out")]
+    pub out: PathBuf,
+    /// State directory (alert lifecycle database). Default: `[alerts] state_dir`
+    /// from the config, else `.goodhart`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Configuration file. Default: `goodhart.toml` in the dataset directory, then in
+    /// the current directory, else built-in defaults.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads (default: all cores). Outputs do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Print nothing on success.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// More detail on stderr (stage timings).
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Format of the summary on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Exit with code 3 when any alert at or above the alert severity is raised.
+    #[arg(long)]
+    pub fail_on_alerts: bool,
+    /// Print what the sinks would send; send nothing and change no alert state.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Arguments of `goodhart validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// A Parquet file, or a directory read recursively (a dataset's `events/` is found).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Write the set-aside rows, with a `reason` column, to this Parquet file.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub quarantine: Option<PathBuf>,
+    /// Only accept rows inside the window ending on this day (UTC, YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", requires = "window")]
+    pub as_of: Option<String>,
+    /// Window length, e.g. `28d` (with `--as-of`).
+    #[arg(long, value_name = "DAYS")]
+    pub window: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `goodhart features`.
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Dataset directory (with `events/`, optionally `users.parquet`) or event files.
+    #[arg(value_name = "DATASET")]
+    pub dataset: PathBuf,
+    /// Output directory for `session_features.parquet` and `user_features.parquet`.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Last day of the window (UTC, YYYY-MM-DD). Default: config, else today.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Window length, e.g. `28d`.
+    #[arg(long, value_name = "DAYS")]
+    pub window: Option<String>,
+    /// Configuration file (see `goodhart config --default`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Outlier detection method of `goodhart detect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Isolation Forest (scikit-learn compatible).
+    Iforest,
+    /// ECOD (empirical cumulative-distribution outlier detection).
+    Ecod,
+}
+
+/// Arguments of `goodhart detect`.
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    /// Scoring method.
+    #[arg(long, value_enum)]
+    pub method: Method,
+    /// Input Parquet table.
+    #[arg(long, value_name = "X.parquet")]
+    pub input: PathBuf,
+    /// Columns to use (comma separated). Default: every numeric column except `label`.
+    #[arg(long, value_delimiter = ',', value_name = "a,b,c")]
+    pub columns: Option<Vec<String>>,
+    /// Random seed (Isolation Forest).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output Parquet file: `row_index`, `score` (higher = more anomalous).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `goodhart eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Ground truth per user (`user_id`, `archetype`, `is_gaming`), e.g. a synthetic `labels.parquet`.
+    #[arg(long, value_name = "FILE", required_unless_present = "state")]
+    pub labels: Option<PathBuf>,
+    /// `user_scores.parquet` from `goodhart scan`.
+    #[arg(long, value_name = "FILE")]
+    pub scores: PathBuf,
+    /// Session ground truth (`session_id`, `is_gaming`).
+    #[arg(long, value_name = "FILE", requires = "session_scores")]
+    pub session_labels: Option<PathBuf>,
+    /// `session_scores.parquet` from `goodhart scan`.
+    #[arg(long, value_name = "FILE")]
+    pub session_scores: Option<PathBuf>,
+    /// Use reviewer verdicts from this state directory as labels instead of `--labels`.
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Arguments of `goodhart synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Number of people.
+    #[arg(long, default_value_t = 300)]
+    pub users: usize,
+    /// Number of days.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// Random seed (same seed, same bytes).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of gaming users (0 for an organisation with no gamers).
+    #[arg(long, default_value_t = 0.06)]
+    pub gaming_share: f64,
+    /// First day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE")]
+    pub start: Option<String>,
+    /// Multiplier on every gamer's intensity.
+    #[arg(long, default_value_t = 1.0)]
+    pub intensity: f64,
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Worker threads (default: all cores). Output bytes do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// Arguments of `goodhart feedback`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("verdict").required(true).args(["false_positive", "confirmed"]))]
+pub struct FeedbackArgs {
+    /// The alert's fingerprint (from `alerts.jsonl` or the ticket's `goodhart-<fingerprint>` label).
+    #[arg(value_name = "FINGERPRINT")]
+    pub fingerprint: String,
+    /// Not tokenmaxxing: suppress this user + pattern for the configured period.
+    #[arg(long)]
+    pub false_positive: bool,
+    /// Confirmed tokenmaxxing.
+    #[arg(long)]
+    pub confirmed: bool,
+    /// Free-text note.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// State directory.
+    #[arg(long, value_name = "DIR", default_value = ".goodhart")]
+    pub state: PathBuf,
+    /// Configuration file (for the suppression period).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// Arguments of `goodhart whois`.
+#[derive(Debug, Args)]
+pub struct WhoisArgs {
+    /// A pseudonym such as `p-0123456789abcdef`.
+    #[arg(value_name = "PSEUDONYM")]
+    pub pseudonym: String,
+    /// State directory.
+    #[arg(long, value_name = "DIR", default_value = ".goodhart")]
+    pub state: PathBuf,
+}
+
+/// Arguments of `goodhart schema`.
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+/// Arguments of `goodhart config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Print the default configuration (a commented `goodhart.toml`).
+    #[arg(long)]
+    pub default: bool,
+    /// Check a configuration file and print it resolved.
+    #[arg(long, value_name = "FILE", conflicts_with = "default")]
+    pub check: Option<PathBuf>,
+}

@@ -1,0 +1,73 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The committed sample dataset.
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
+}
+
+/// A `goodhart` command with a clean environment for credentials.
+pub fn goodhart() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_goodhart"));
+    c.env_remove("RAYON_NUM_THREADS");
+    c
+}
+
+/// Runs and returns the output, printing it on failure to help debugging.
+pub fn run(c: &mut Command) -> Output {
+    let out = c.output().expect("the goodhart binary runs");
+    if std::env::var_os("GOODHART_TEST_VERBOSE").is_some() {
+        eprintln!("stdout:\n{}", String::from_utf8_lossy(&out.stdout));
+        eprintln!("stderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    out
+}
+
+/// Exit code, stdout, stderr.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Reads a whole Parquet file.
+pub fn read_parquet(path: &Path) -> arrow::array::RecordBatch {
+    let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<_> = r.map(|b| b.unwrap()).collect();
+    let schema = batches[0].schema();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+/// The alerts of an `alerts.jsonl`.
+pub fn read_alerts(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect()
+}
+
+/// Runs `goodhart scan data/sample` into fresh output and state directories.
+pub fn scan_sample(out: &Path, state: &Path, extra: &[&str]) -> Output {
+    run(goodhart()
+        .arg("scan")
+        .arg(sample())
+        .arg("--out")
+        .arg(out)
+        .arg("--state")
+        .arg(state)
+        .args(extra))
+}
