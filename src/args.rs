@@ -246,6 +246,10 @@ pub struct FeedbackArgs {
     /// Free-text note.
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+    /// Day of the verdict (UTC, YYYY-MM-DD; default today). A suppression applies to
+    /// scans whose as-of date is on or after it.
+    #[arg(long, value_name = "DATE")]
+    pub at: Option<String>,
     /// State directory.
     #[arg(long, value_name = "DIR", default_value = ".goodhart")]
     pub state: PathBuf,

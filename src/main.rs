@@ -141,7 +141,7 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| loaded.config.alerts.state_dir.clone());
     let (files, _) = dataset.files(Some(window.date_window()))?;
-    let total_rows = goodhart::io::count_rows(&files)?;
+    let total_rows = goodhart::io::count_rows(&files).map_err(Error::from)?;
     let pb = progress_bar(total_rows, a.quiet);
     let verbose = a.verbose;
     let started = std::time::Instant::now();
@@ -502,14 +502,12 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
     };
     let mut store = goodhart::alerts::StateStore::open(&a.state).map_err(Error::from)?;
     let policy = loaded.config.alerts_config().policy();
+    let at = match &a.at {
+        Some(d) => parse_date(d, "--at")?,
+        None => Utc::now().date_naive(),
+    };
     let until = store
-        .record_feedback(
-            &a.fingerprint,
-            verdict,
-            a.note.as_deref().unwrap_or(""),
-            Utc::now().date_naive(),
-            &policy,
-        )
+        .record_feedback(&a.fingerprint, verdict, a.note.as_deref().unwrap_or(""), at, &policy)
         .map_err(Error::from)?;
     match until {
         Some(d) => println!(

@@ -72,11 +72,13 @@ fn validate_counts_every_row_of_the_sample() {
 fn validate_quarantines_rows_outside_the_window_and_writes_them() {
     let dir = tempfile::tempdir().unwrap();
     let q = dir.path().join("q.parquet");
-    // A 3-day window: the partitions outside are not read, and nothing read is lost.
+    // A file named directly is read whatever its partition; its rows lie after
+    // the window, so every one is quarantined, and none is lost.
+    let file = sample().join("events/date=2026-10-05/part-0.parquet");
     let out = run(goodhart()
         .arg("validate")
-        .arg(sample())
-        .args(["--as-of", "2026-10-05", "--window", "3d", "--format", "json", "--quarantine"])
+        .arg(&file)
+        .args(["--as-of", "2026-10-03", "--window", "3d", "--format", "json", "--quarantine"])
         .arg(&q));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -84,8 +86,10 @@ fn validate_quarantines_rows_outside_the_window_and_writes_them() {
     let acc = v["rows_accepted"].as_u64().unwrap();
     let quarantined = v["rows_quarantined"].as_u64().unwrap();
     assert_eq!(read, acc + quarantined);
+    assert!(read > 1000);
+    assert_eq!(acc, 0);
     let reasons: BTreeMap<String, u64> = serde_json::from_value(v["reasons"].clone()).unwrap();
-    assert_eq!(reasons.values().sum::<u64>(), quarantined);
+    assert_eq!(reasons.get("outside_window"), Some(&read));
     let table = read_parquet(&q);
     assert_eq!(table.num_rows() as u64, quarantined);
     assert!(table.column_by_name("reason").is_some());
@@ -188,4 +192,19 @@ fn detect_scores_a_planted_outlier_highest_with_both_methods() {
         .arg(dir.path().join("z.parquet")));
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn validate_with_a_window_prunes_partitions_and_accounts_for_the_rest() {
+    let out = run(goodhart()
+        .arg("validate")
+        .arg(sample())
+        .args(["--as-of", "2026-10-05", "--window", "3d", "--format", "json"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 3, "only 2026-10-03..05 are read");
+    assert_eq!(
+        v["rows_read"].as_u64().unwrap(),
+        v["rows_accepted"].as_u64().unwrap() + v["rows_quarantined"].as_u64().unwrap()
+    );
 }

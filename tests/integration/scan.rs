@@ -67,7 +67,12 @@ fn second_run_raises_nothing_new_and_first_run_can_fail_on_alerts() {
     assert_eq!(code(&first), 3, "alerts raised with --fail-on-alerts: {}", stderr(&first));
     assert!(stdout(&first).is_empty(), "--quiet prints nothing");
     let n = read_alerts(&out_dir.path().join("alerts.jsonl")).len();
-    let second = scan_sample(out_dir.path(), state.path(), &[]);
+    // A re-run of the same night repeats its statuses (idempotent) ...
+    let rerun = scan_sample(out_dir.path(), state.path(), &[]);
+    assert_eq!(code(&rerun), 0);
+    assert!(read_alerts(&out_dir.path().join("alerts.jsonl")).iter().all(|a| a["status"] == "new"));
+    // ... and the next night sees the same alerts as ongoing.
+    let second = scan_sample(out_dir.path(), state.path(), &NEXT_NIGHT);
     assert_eq!(code(&second), 0);
     let alerts = read_alerts(&out_dir.path().join("alerts.jsonl"));
     assert_eq!(alerts.len(), n);
@@ -117,12 +122,12 @@ fn a_false_positive_verdict_suppresses_that_alert_next_night() {
     let alerts = read_alerts(&out_dir.path().join("alerts.jsonl"));
     let fp = alerts[0]["fingerprint"].as_str().unwrap().to_string();
     let out = run(goodhart()
-        .args(["feedback", &fp, "--false-positive", "--note", "on-call week", "--state"])
+        .args(["feedback", &fp, "--false-positive", "--note", "on-call week", "--at", "2026-10-15", "--state"])
         .arg(state.path()));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stdout(&out).contains("suppressed until"), "{}", stdout(&out));
 
-    let out = scan_sample(out_dir.path(), state.path(), &["--format", "json"]);
+    let out = scan_sample(out_dir.path(), state.path(), &["--format", "json", NEXT_NIGHT[0], NEXT_NIGHT[1], NEXT_NIGHT[2], NEXT_NIGHT[3]]);
     assert_eq!(code(&out), 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["alerts_suppressed"], 1);

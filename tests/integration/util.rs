@@ -46,8 +46,8 @@ pub fn read_parquet(path: &Path) -> arrow::array::RecordBatch {
         .unwrap()
         .build()
         .unwrap();
+    let schema = arrow::array::RecordBatchReader::schema(&r);
     let batches: Vec<_> = r.map(|b| b.unwrap()).collect();
-    let schema = batches[0].schema();
     arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
 
@@ -71,3 +71,6 @@ pub fn scan_sample(out: &Path, state: &Path, extra: &[&str]) -> Output {
         .arg(state)
         .args(extra))
 }
+
+/// The sample's window moved one night on (the same days, plus the next).
+pub const NEXT_NIGHT: [&str; 4] = ["--as-of", "2026-10-16", "--window", "16d"];

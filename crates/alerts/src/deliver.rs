@@ -318,7 +318,7 @@ fn build_deliveries(
     })
 }
 
-fn first_url(cfg: &AlertsConfig, sink: Sink, action: Action) -> String {
+fn first_url(cfg: &AlertsConfig, sink: Sink, action: Action, ticket: Option<&str>) -> String {
     match sink {
         Sink::Jira => {
             let base = cfg
@@ -326,8 +326,8 @@ fn first_url(cfg: &AlertsConfig, sink: Sink, action: Action) -> String {
                 .as_ref()
                 .map(|j| j.base_url.trim_end_matches('/').to_string())
                 .unwrap_or_default();
-            match action {
-                Action::Comment => format!("{base}/rest/api/3/issue/{{key}}/comment"),
+            match (action, ticket) {
+                (Action::Comment, Some(key)) => format!("{base}/rest/api/3/issue/{key}/comment"),
                 _ => format!("{base}/rest/api/3/search/jql"),
             }
         }
@@ -379,7 +379,12 @@ pub fn deliver(
                 sink: e.sink,
                 action: e.action,
                 fingerprint: e.fingerprint.clone(),
-                url: first_url(cfg, e.sink, e.action),
+                url: first_url(
+                    cfg,
+                    e.sink,
+                    e.action,
+                    store.ticket(&e.fingerprint)?.as_deref(),
+                ),
                 payload: parse(&e.payload),
                 from_previous_run: true,
             });
@@ -390,7 +395,12 @@ pub fn deliver(
                 sink: d.sink,
                 action: d.action,
                 fingerprint: d.fingerprint.clone(),
-                url: first_url(cfg, d.sink, d.action),
+                url: first_url(
+                    cfg,
+                    d.sink,
+                    d.action,
+                    store.ticket(&d.fingerprint)?.as_deref(),
+                ),
                 payload: parse(&d.payload),
                 from_previous_run: false,
             });
@@ -607,29 +617,35 @@ fn send_jira(
     } else {
         None
     };
-    let existing = match known {
-        Some(k) => Some(k),
-        None => {
-            let query = json!({
-                "jql": jira::search_jql(&label),
-                "fields": ["key", "status"],
-                "maxResults": 1,
-            })
-            .to_string();
-            let resp = http.post(
-                &format!("{base}/rest/api/3/search/jql"),
-                &headers,
-                &query,
-                attempts,
-            )?;
-            let v: Value = serde_json::from_str(&resp)
-                .map_err(|e| Failure::Retryable(format!("unreadable Jira search response: {e}")))?;
-            v["issues"]
-                .as_array()
-                .and_then(|a| a.first())
-                .and_then(|i| i["key"].as_str())
-                .map(str::to_string)
+    if let Some(key) = known {
+        let url = format!("{base}/rest/api/3/issue/{key}/comment");
+        match http.post(&url, &headers, &comment, attempts) {
+            Ok(_) => return Ok(Sent::Commented(key)),
+            // The recorded ticket was deleted or moved: fall back to search / create.
+            Err(Failure::Permanent(m)) if m.starts_with("HTTP 404") => {}
+            Err(e) => return Err(e),
         }
+    }
+    let existing = {
+        let query = json!({
+            "jql": jira::search_jql(&label),
+            "fields": ["key", "status"],
+            "maxResults": 1,
+        })
+        .to_string();
+        let resp = http.post(
+            &format!("{base}/rest/api/3/search/jql"),
+            &headers,
+            &query,
+            attempts,
+        )?;
+        let v: Value = serde_json::from_str(&resp)
+            .map_err(|e| Failure::Retryable(format!("unreadable Jira search response: {e}")))?;
+        v["issues"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|i| i["key"].as_str())
+            .map(str::to_string)
     };
     if let Some(key) = existing {
         http.post(

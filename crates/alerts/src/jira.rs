@@ -1,7 +1,7 @@
 //! Jira Cloud payloads: issue fields and Atlassian Document Format (ADF) bodies.
 //!
 //! Only payload construction lives here (pure, testable); the HTTP exchange is in
-//! [`crate::deliver`]. Endpoints used (REST v3):
+//! [`mod@crate::deliver`]. Endpoints used (REST v3):
 //!
 //! * `POST {base}/rest/api/3/search/jql` with
 //!   `{"jql": "labels = \"goodhart-<fp>\" AND statusCategory != Done", "fields": ["key","status"], "maxResults": 1}`

@@ -9,7 +9,7 @@
 //!    false positive ([`StateStore::record_feedback`]) are suppressed for `suppress_days`.
 //!    Alerts are identified by a frozen [`fingerprint`] of user + pattern.
 //! 2. **Output** — [`write_jsonl`] writes `alerts.jsonl` atomically (internal: real user ids).
-//! 3. **Delivery** — [`deliver`] sends alerts to Jira Cloud (label search, then create or
+//! 3. **Delivery** — [`deliver()`] sends alerts to Jira Cloud (label search, then create or
 //!    comment, ADF bodies) and/or a Standard Webhooks signed endpoint, through a transactional
 //!    outbox with retries, so a delivery happens once even across crashes and outages.
 //!    With `[privacy] pseudonymize = true` outbound payloads carry [`pseudonym`]s instead of

@@ -529,3 +529,28 @@ fn adf_helpers() {
         "labels = \"goodhart-0011223344556677\" AND statusCategory != Done"
     );
 }
+
+#[test]
+fn moved_ticket_is_found_again_by_label() {
+    let server = start_jira();
+    let (_d, mut store) = setup();
+    let cfg = jira_config(&server.url);
+    let p = LifecyclePolicy::default();
+    let c = &two_candidates()[..1];
+    let r = store.reconcile(c, day(1), &p).unwrap();
+    deliver(&mut store, &cfg, &r.alerts, &fast_opts(jira_env())).unwrap();
+    // Someone moved GOV-1 to GOV-99: commenting on GOV-1 now answers 404.
+    server.state().issues[0].key = "GOV-99".into();
+    let r = store.reconcile(c, day(2), &p).unwrap();
+    let rep = deliver(&mut store, &cfg, &r.alerts, &fast_opts(jira_env())).unwrap();
+    assert_eq!((rep.comments_added, rep.failed.len()), (1, 0));
+    assert_eq!(server.state().issues.len(), 1);
+    assert_eq!(server.state().issues[0].comments.len(), 1);
+    assert_eq!(
+        store
+            .ticket(&fingerprint("alice", SPAWNS))
+            .unwrap()
+            .as_deref(),
+        Some("GOV-99")
+    );
+}

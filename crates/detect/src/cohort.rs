@@ -93,6 +93,7 @@ pub fn from_teams(teams: &[Option<String>], min_cohort_size: usize) -> Cohorts {
 /// Behavioural cohorts from a usage-mix matrix (rows = users, NaN = null).
 pub fn from_behaviour(
     mix: &Array2<f64>,
+    fit_rows: &[bool],
     min_cohort_size: usize,
     k: Option<usize>,
     seed: u64,
@@ -104,7 +105,8 @@ pub fn from_behaviour(
         method: ORGANISATION_NAME,
     };
     let k = k.unwrap_or_else(|| default_k(n));
-    if mix.ncols() == 0 || k < 2 || n < k * min_cohort_size {
+    let n_fit = fit_rows.iter().filter(|&&f| f).count();
+    if mix.ncols() == 0 || k < 2 || n_fit < k * min_cohort_size {
         return Ok(everyone);
     }
     // log1p, then impute nulls with the column median (of log values).
@@ -125,18 +127,20 @@ pub fn from_behaviour(
         };
         col.mapv_inplace(|v| if v.is_finite() { v } else { med });
     }
-    let ds = DatasetBase::from(x);
+    let rows: Vec<usize> = (0..n).filter(|&i| fit_rows[i]).collect();
+    let fit = DatasetBase::from(x.select(ndarray::Axis(0), &rows));
     let scaler = LinearScaler::standard()
-        .fit(&ds)
+        .fit(&fit)
         .map_err(|e| DetectError::Model(format!("standard scaler: {e}")))?;
-    let ds = scaler.transform(ds);
+    let fit = scaler.transform(fit);
     let model = KMeans::params_with_rng(k, ChaCha8Rng::seed_from_u64(seed))
         .n_runs(4)
         .max_n_iterations(200)
         .tolerance(1e-6)
-        .fit(&ds)
+        .fit(&fit)
         .map_err(|e| DetectError::Model(format!("k-means with k = {k}: {e}")))?;
-    let labels = model.predict(ds.records());
+    let all = scaler.transform(x);
+    let labels = model.predict(&all);
     // Name clusters by decreasing size (ties: smaller label), so names do
     // not depend on k-means' internal numbering.
     let mut sizes: Vec<(usize, usize)> = (0..k)
@@ -200,8 +204,8 @@ mod tests {
                 x[[i, 1]] = 0.5 - j;
             }
         }
-        let a = from_behaviour(&x, 8, Some(2), 1).unwrap();
-        let b = from_behaviour(&x, 8, Some(2), 1).unwrap();
+        let a = from_behaviour(&x, &[true; 100], 8, Some(2), 1).unwrap();
+        let b = from_behaviour(&x, &[true; 100], 8, Some(2), 1).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.method, "behaviour");
         assert_eq!(a.name(0), "behaviour-1");
@@ -211,9 +215,31 @@ mod tests {
     }
 
     #[test]
+    fn excluded_rows_do_not_form_a_group_but_are_assigned() {
+        // 50 users at 0, 50 at 5, and 10 extreme users at 40 excluded from
+        // the fit: they join the nearest group (the one at 5).
+        let mut x = Array2::zeros((110, 1));
+        let mut fit = vec![true; 110];
+        for i in 0..110 {
+            x[[i, 0]] = if i < 50 {
+                (i % 3) as f64 * 0.01
+            } else if i < 100 {
+                5.0
+            } else {
+                40.0
+            };
+            fit[i] = i < 100;
+        }
+        let c = from_behaviour(&x, &fit, 8, Some(2), 3).unwrap();
+        assert_eq!(c.names.len(), 2);
+        assert_eq!(c.ids[105], c.ids[60]);
+        assert_ne!(c.ids[0], c.ids[60]);
+    }
+
+    #[test]
     fn too_few_users_is_everyone() {
         let x = Array2::zeros((10, 2));
-        let c = from_behaviour(&x, 8, None, 1).unwrap();
+        let c = from_behaviour(&x, &[true; 10], 8, None, 1).unwrap();
         assert!(c.ids.iter().all(|&i| i == ORGANISATION));
     }
 }

@@ -477,7 +477,8 @@ pub fn default_patterns() -> Vec<PatternSpec> {
 /// The dataset's records are `n x 2m` for a pattern with `m` features:
 /// columns `0..m` the feature values (NaN = null), columns `m..2m` their
 /// support counts (NaN = no shrinkage); its targets are cohort ids
-/// ([`ORGANISATION`] = scored against the whole organisation).
+/// ([`ORGANISATION`] = scored against the whole organisation); rows with a
+/// dataset weight of 0 are not learned from (they can still be predicted).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatternParams(ValidPatternParams);
 
@@ -642,7 +643,8 @@ impl Fit<Array2<f64>, Array1<usize>, DetectError> for ValidPatternParams {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let all: Vec<usize> = (0..x.nrows()).collect();
+        // Rows with weight 0 are scored but not learned from.
+        let all: Vec<usize> = (0..x.nrows()).filter(|&r| ds.weight_for(r) > 0.0).collect();
         let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = ids
             .iter()
             .map(|&c| {

@@ -166,7 +166,11 @@ impl Baseline {
     /// anomalous.
     pub fn z(&self, x: f64) -> f64 {
         let d = slog1p(x) - self.median;
-        let s = if d >= 0.0 { self.spread_up } else { self.spread_down };
+        let s = if d >= 0.0 {
+            self.spread_up
+        } else {
+            self.spread_down
+        };
         (d / s).clamp(-Z_CLIP, Z_CLIP)
     }
 

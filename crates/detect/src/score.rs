@@ -144,6 +144,7 @@ fn run_pattern(
     features: &[FeatureSpec],
     order: &[usize],
     cohort_ids: &[usize],
+    learn_from: Option<&[bool]>,
     secondary_weight: f64,
 ) -> Result<PatternRun, DetectError> {
     let n = order.len();
@@ -169,7 +170,10 @@ fn run_pattern(
             strength: vec![None; n],
         });
     }
-    let ds = DatasetBase::new(x, Array1::from(cohort_ids.to_vec()));
+    let mut ds = DatasetBase::new(x, Array1::from(cohort_ids.to_vec()));
+    if let Some(mask) = learn_from {
+        ds = ds.with_weights(mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect());
+    }
     let model = PatternParams::new(features.to_vec())
         .secondary_weight(secondary_weight)
         .check()?
@@ -214,7 +218,9 @@ pub fn score(
     }
     let ids: Vec<&str> = order.iter().map(|&i| user_ids[i].as_str()).collect();
 
-    let cohorts = make_cohorts(users, &order, opts)?;
+    // Behavioural groups are learned from the unremarkable users, and so
+    // are their baselines (`learn_from`); roster teams learn from everyone.
+    let (cohorts, learn_from) = make_cohorts(users, &order, opts)?;
 
     // ---- pattern detectors on users -----------------------------------
     let mut user_runs: Vec<PatternRun> = opts
@@ -227,6 +233,7 @@ pub fn score(
                 &p.user_features,
                 &order,
                 &cohorts.ids,
+                learn_from.as_deref(),
                 opts.secondary_weight,
             )
         })
@@ -271,6 +278,9 @@ pub fn score(
         .iter()
         .map(|u| u.map_or(ORGANISATION, |u| cohorts.ids[u]))
         .collect();
+    let s_learn: Option<Vec<bool>> = learn_from
+        .as_ref()
+        .map(|l| s_user_idx.iter().map(|u| u.is_some_and(|u| l[u])).collect());
     let session_runs: Vec<Option<PatternRun>> = opts
         .patterns
         .par_iter()
@@ -284,6 +294,7 @@ pub fn score(
                     &p.session_features,
                     &s_order,
                     &s_cohort,
+                    s_learn.as_deref(),
                     opts.secondary_weight,
                 )?;
                 for v in run.strength.iter_mut().flatten() {
@@ -426,7 +437,41 @@ fn make_cohorts(
     for (j, c) in cols.iter().enumerate() {
         mix.column_mut(j).assign(&Array1::from(c.clone()));
     }
-    cohort::from_behaviour(&mix, opts.min_cohort_size, opts.clusters, opts.seed)
+    // Learn the groups from the unremarkable users only: score everybody
+    // against the whole organisation first and leave out whoever fires.
+    let org = vec![ORGANISATION; n];
+    let runs: Vec<PatternRun> = opts
+        .patterns
+        .par_iter()
+        .map(|p| {
+            run_pattern(
+                users,
+                USERS,
+                &p.user_features,
+                order,
+                &org,
+                None,
+                opts.secondary_weight,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    let fit_rows: Vec<bool> = (0..n)
+        .map(|u| {
+            decayed_sum(
+                runs.iter().filter_map(|r| r.strength[u]),
+                opts.secondary_weight,
+            ) < opts.fire_strength
+        })
+        .collect();
+    let c = cohort::from_behaviour(
+        &mix,
+        &fit_rows,
+        opts.min_cohort_size,
+        opts.clusters,
+        opts.seed,
+    )?;
+    let mask = (c.method == "behaviour").then_some(fit_rows);
+    Ok((c, mask))
 }
 
 /// Isolation forest + ECOD over the users' (positive, clipped) robust z of

@@ -429,12 +429,14 @@ mod tests {
         assert_eq!(used, cols);
         assert_eq!(x.dim(), (6, 2));
         assert_eq!(x.row(5).to_vec(), [1.0, 3.0]);
-        let err = table_to_matrix(&[b.clone()], Some(&["name".to_string()])).unwrap_err();
+        let err =
+            table_to_matrix(std::slice::from_ref(&b), Some(&["name".to_string()])).unwrap_err();
         assert!(
             matches!(&err, OutlierError::NonNumericColumn { column, .. } if column == "name"),
             "{err}"
         );
-        let err = table_to_matrix(&[b.clone()], Some(&["nope".to_string()])).unwrap_err();
+        let err =
+            table_to_matrix(std::slice::from_ref(&b), Some(&["nope".to_string()])).unwrap_err();
         assert!(err.to_string().contains("`nope` not found"), "{err}");
     }
 
@@ -473,7 +475,7 @@ mod tests {
             "a",
             Arc::new(Float64Array::from(vec![1.0, 2.0, 3.0, 2.0, 50.0])) as ArrayRef,
         )]);
-        let out = score_table(&[b.clone()], None, Method::Ecod).unwrap();
+        let out = score_table(std::slice::from_ref(&b), None, Method::Ecod).unwrap();
         assert_eq!(out.schema().field(0).name(), ROW_INDEX_COLUMN);
         assert_eq!(out.schema().metadata()["goodhart.columns"], "a");
         let idx = out

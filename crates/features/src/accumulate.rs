@@ -53,8 +53,8 @@ impl AgentState {
         self.last_request_ts = self.last_request_ts.max(o.last_request_ts);
         self.spawn = self.spawn.min(o.spawn);
         self.parent = min_nonnull(self.parent, o.parent);
-        self.tokens += o.tokens;
-        self.pre_tokens += o.pre_tokens;
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.pre_tokens = self.pre_tokens.saturating_add(o.pre_tokens);
     }
 }
 
@@ -77,9 +77,9 @@ pub(crate) struct TaskState {
 
 impl TaskState {
     fn merge(&mut self, o: &TaskState) {
-        self.count += o.count;
-        self.tokens += o.tokens;
-        self.pre_tokens += o.pre_tokens;
+        self.count = self.count.saturating_add(o.count);
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.pre_tokens = self.pre_tokens.saturating_add(o.pre_tokens);
         self.first = self.first.min(o.first);
     }
 }
@@ -102,10 +102,10 @@ pub(crate) struct ContextState {
 
 impl ContextState {
     fn merge(&mut self, o: ContextState) {
-        self.count += o.count;
-        self.input_side += o.input_side;
-        self.input += o.input;
-        self.pre_input += o.pre_input;
+        self.count = self.count.saturating_add(o.count);
+        self.input_side = self.input_side.saturating_add(o.input_side);
+        self.input = self.input.saturating_add(o.input);
+        self.pre_input = self.pre_input.saturating_add(o.pre_input);
         self.first = self.first.min(o.first);
         self.load_ts.extend(o.load_ts);
     }
@@ -186,23 +186,23 @@ impl SessionState {
     fn merge(&mut self, o: SessionState) {
         self.start = self.start.min(o.start);
         self.end = self.end.max(o.end);
-        self.events += o.events;
-        self.requests += o.requests;
-        self.spawns += o.spawns;
-        self.context_loads += o.context_loads;
-        self.accepted_gross += o.accepted_gross;
-        self.rejected += o.rejected;
-        self.reverted += o.reverted;
-        self.input += o.input;
-        self.output += o.output;
-        self.cache_read += o.cache_read;
-        self.cache_write += o.cache_write;
-        self.cost_nanousd += o.cost_nanousd;
-        self.lines_accepted += o.lines_accepted;
-        self.lines_reverted += o.lines_reverted;
-        self.trivial_changes += o.trivial_changes;
+        self.events = self.events.saturating_add(o.events);
+        self.requests = self.requests.saturating_add(o.requests);
+        self.spawns = self.spawns.saturating_add(o.spawns);
+        self.context_loads = self.context_loads.saturating_add(o.context_loads);
+        self.accepted_gross = self.accepted_gross.saturating_add(o.accepted_gross);
+        self.rejected = self.rejected.saturating_add(o.rejected);
+        self.reverted = self.reverted.saturating_add(o.reverted);
+        self.input = self.input.saturating_add(o.input);
+        self.output = self.output.saturating_add(o.output);
+        self.cache_read = self.cache_read.saturating_add(o.cache_read);
+        self.cache_write = self.cache_write.saturating_add(o.cache_write);
+        self.cost_nanousd = self.cost_nanousd.saturating_add(o.cost_nanousd);
+        self.lines_accepted = self.lines_accepted.saturating_add(o.lines_accepted);
+        self.lines_reverted = self.lines_reverted.saturating_add(o.lines_reverted);
+        self.trivial_changes = self.trivial_changes.saturating_add(o.trivial_changes);
         self.last_accept_ts = self.last_accept_ts.max(o.last_accept_ts);
-        self.pre_tokens += o.pre_tokens;
+        self.pre_tokens = self.pre_tokens.saturating_add(o.pre_tokens);
         for (m, t) in o.models {
             add_model(&mut self.models, m, t);
         }
@@ -242,7 +242,7 @@ impl SessionState {
 fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
     // Sessions use one to three models: a linear scan beats a hash map here.
     match models.iter_mut().find(|(k, _)| *k == m) {
-        Some(e) => e.1 += tokens,
+        Some(e) => e.1 = e.1.saturating_add(tokens),
         None => models.push((m, tokens)),
     }
 }
@@ -306,7 +306,7 @@ impl SessionAccumulator {
     pub fn add_batch(&mut self, b: &EventBatch) {
         self.presence = self.presence.union(b.presence);
         self.names.merge(b.names.clone());
-        self.rows += b.len() as u64;
+        self.rows = self.rows.saturating_add(b.len() as u64);
         let snap = self.snapshot;
         let n = b.len();
         // Plain loop over the columns; the session map is looked up once per
@@ -345,7 +345,7 @@ impl SessionAccumulator {
         big.conflict |= small.conflict;
         big.presence = big.presence.union(small.presence);
         big.names.merge(small.names);
-        big.rows += small.rows;
+        big.rows = big.rows.saturating_add(small.rows);
         for (k, v) in small.sessions {
             match big.sessions.get_mut(&k) {
                 Some(s) => s.merge(v),
@@ -379,19 +379,19 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
         b.cache_read_tokens[r],
         b.cache_write_tokens[r],
     );
-    let input_side = inp + cr + cw;
-    let tokens = input_side + out;
+    let input_side = inp.saturating_add(cr).saturating_add(cw);
+    let tokens = input_side.saturating_add(out);
     let pre = snap.is_pre(ts);
     st.start = st.start.min(ts);
     st.end = st.end.max(ts);
-    st.events += 1;
-    st.input += inp;
-    st.output += out;
-    st.cache_read += cr;
-    st.cache_write += cw;
-    st.cost_nanousd += b.cost_nanousd[r];
+    st.events = st.events.saturating_add(1);
+    st.input = st.input.saturating_add(inp);
+    st.output = st.output.saturating_add(out);
+    st.cache_read = st.cache_read.saturating_add(cr);
+    st.cache_write = st.cache_write.saturating_add(cw);
+    st.cost_nanousd = st.cost_nanousd.saturating_add(b.cost_nanousd[r]);
     if pre {
-        st.pre_tokens += tokens;
+        st.pre_tokens = st.pre_tokens.saturating_add(tokens);
     }
     let m = b.model[r];
     if m != NULL_HASH && tokens > 0 {
@@ -404,9 +404,9 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
         a.first_ts = a.first_ts.min(ts);
         a.last_ts = a.last_ts.max(ts);
         a.parent = min_nonnull(a.parent, b.parent_agent[r]);
-        a.tokens += tokens;
+        a.tokens = a.tokens.saturating_add(tokens);
         if pre {
-            a.pre_tokens += tokens;
+            a.pre_tokens = a.pre_tokens.saturating_add(tokens);
         }
         match kind {
             EventKind::Request => {
@@ -419,7 +419,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
     }
     match kind {
         EventKind::Request => {
-            st.requests += 1;
+            st.requests = st.requests.saturating_add(1);
             let task = b.task_hash[r];
             st.req_seq.push((ts, task));
             if task != NULL_HASH {
@@ -429,16 +429,16 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
                     pre_tokens: 0,
                     first: (NO_MIN, u64::MAX),
                 });
-                t.count += 1;
-                t.tokens += tokens;
+                t.count = t.count.saturating_add(1);
+                t.tokens = t.tokens.saturating_add(tokens);
                 if pre {
-                    t.pre_tokens += tokens;
+                    t.pre_tokens = t.pre_tokens.saturating_add(tokens);
                 }
                 t.first = t.first.min((ts, tokens));
             }
         }
         EventKind::AgentSpawn => {
-            st.spawns += 1;
+            st.spawns = st.spawns.saturating_add(1);
             st.other_ts.push(ts);
             let task = b.task_hash[r];
             if task != NULL_HASH {
@@ -446,7 +446,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
             }
         }
         EventKind::ContextLoad => {
-            st.context_loads += 1;
+            st.context_loads = st.context_loads.saturating_add(1);
             st.other_ts.push(ts);
             let ctx = b.context_hash[r];
             if ctx != NULL_HASH {
@@ -458,11 +458,11 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
                     first: (NO_MIN, u64::MAX, u64::MAX),
                     load_ts: Vec::new(),
                 });
-                c.count += 1;
-                c.input_side += input_side;
-                c.input += inp;
+                c.count = c.count.saturating_add(1);
+                c.input_side = c.input_side.saturating_add(input_side);
+                c.input = c.input.saturating_add(inp);
                 if pre {
-                    c.pre_input += inp;
+                    c.pre_input = c.pre_input.saturating_add(inp);
                 }
                 c.first = c.first.min((ts, input_side, inp));
                 c.load_ts.push(ts);
@@ -470,22 +470,22 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
         }
         EventKind::ChangeAccepted => {
             st.other_ts.push(ts);
-            st.accepted_gross += 1;
+            st.accepted_gross = st.accepted_gross.saturating_add(1);
             let l = u64::from(b.lines[r]);
-            st.lines_accepted += l;
+            st.lines_accepted = st.lines_accepted.saturating_add(l);
             if (1..=3).contains(&l) {
-                st.trivial_changes += 1;
+                st.trivial_changes = st.trivial_changes.saturating_add(1);
             }
             st.last_accept_ts = st.last_accept_ts.max(ts);
         }
         EventKind::ChangeRejected => {
             st.other_ts.push(ts);
-            st.rejected += 1;
+            st.rejected = st.rejected.saturating_add(1);
         }
         EventKind::ChangeReverted => {
             st.other_ts.push(ts);
-            st.reverted += 1;
-            st.lines_reverted += u64::from(b.lines[r]);
+            st.reverted = st.reverted.saturating_add(1);
+            st.lines_reverted = st.lines_reverted.saturating_add(u64::from(b.lines[r]));
         }
     }
 }

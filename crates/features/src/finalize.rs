@@ -132,8 +132,11 @@ fn session_row(
 ) -> SessionRow {
     let p = c.presence;
     let snap = c.snapshot;
-    let input_side = st.input + st.cache_read + st.cache_write;
-    let total = input_side + st.output;
+    let input_side = st
+        .input
+        .saturating_add(st.cache_read)
+        .saturating_add(st.cache_write);
+    let total = input_side.saturating_add(st.output);
 
     // Active time: gaps between consecutive events up to the idle threshold.
     let mut times: Vec<i64> = Vec::with_capacity(st.req_seq.len() + st.other_ts.len());
@@ -223,8 +226,8 @@ fn session_row(
             let mut t = 0u64;
             for (i, s) in spawned_by.iter().enumerate() {
                 if i > 0 && spawned_by[i - 1].0 == s.0 {
-                    t += s.3;
-                    red_pre += s.4;
+                    t = t.saturating_add(s.3);
+                    red_pre = red_pre.saturating_add(s.4);
                 }
             }
             red_tokens = Some(t);
@@ -238,14 +241,14 @@ fn session_row(
         let (mut n, mut w, mut t, mut u) = (0u64, 0u64, 0u64, 0u64);
         for ctx in st.contexts.values() {
             n += ctx.count - 1;
-            t += ctx.input_side - ctx.first.1;
-            u += ctx.input - ctx.first.2;
+            t = t.saturating_add(ctx.input_side - ctx.first.1);
+            u = u.saturating_add(ctx.input - ctx.first.2);
             let first_pre = if snap.is_pre(ctx.first.0) {
                 ctx.first.2
             } else {
                 0
             };
-            reload_pre += ctx.pre_input - first_pre;
+            reload_pre = reload_pre.saturating_add(ctx.pre_input - first_pre);
             let mut ts = ctx.load_ts.clone();
             ts.sort_unstable();
             w += ts.windows(2).filter(|x| x[1] - x[0] <= c.ttl_us).count() as u64;
@@ -272,9 +275,9 @@ fn session_row(
                 cr += t.count;
             } else {
                 l += t.count - 1;
-                lt += t.tokens - t.first.1;
+                lt = lt.saturating_add(t.tokens - t.first.1);
                 let first_pre = if snap.is_pre(t.first.0) { t.first.1 } else { 0 };
-                loop_pre += t.pre_tokens - first_pre;
+                loop_pre = loop_pre.saturating_add(t.pre_tokens - first_pre);
             }
         }
         let mut seq = st.req_seq.clone();
@@ -302,12 +305,16 @@ fn session_row(
         st.models
             .iter()
             .filter(|(m, _)| c.premium.contains(m))
-            .map(|(_, t)| *t)
-            .sum::<u64>()
+            .fold(0u64, |acc, (_, t)| acc.saturating_add(*t))
     });
-    let waste_raw = red_tokens.unwrap_or(0) + reload_unc.unwrap_or(0) + loop_tokens.unwrap_or(0);
+    let waste_raw = red_tokens
+        .unwrap_or(0)
+        .saturating_add(reload_unc.unwrap_or(0))
+        .saturating_add(loop_tokens.unwrap_or(0));
     let waste = waste_raw.min(total);
-    let pre_waste = (red_pre + reload_pre + loop_pre)
+    let pre_waste = red_pre
+        .saturating_add(reload_pre)
+        .saturating_add(loop_pre)
         .min(waste)
         .min(st.pre_tokens);
     let lines_acc = st.lines_accepted.saturating_sub(st.lines_reverted);
@@ -449,7 +456,9 @@ struct UserRow {
 /// Sum of an optional column (null when the column is null, which is the
 /// same for every session because presence is global).
 fn sum_opt(rows: &[SessionRow], f: impl Fn(&SessionRow) -> Option<u64>) -> Option<u64> {
-    rows.iter().map(f).sum()
+    rows.iter()
+        .map(f)
+        .try_fold(0u64, |acc, x| x.map(|x| acc.saturating_add(x)))
 }
 
 fn max_opt(rows: &[SessionRow], f: impl Fn(&SessionRow) -> Option<u64>) -> Option<u64> {
@@ -468,7 +477,7 @@ fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
     let p = c.presence;
     let o = c.opts;
     let n = rows.len() as u64;
-    let s = |f: fn(&SessionRow) -> u64| rows.iter().map(f).sum::<u64>();
+    let s = |f: fn(&SessionRow) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
     let requests = s(|r| r.requests);
     let spawns = s(|r| r.spawns);
     let context_loads = s(|r| r.context_loads);
@@ -509,11 +518,11 @@ fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
     let (mut tl, mut al, mut nl, mut te, mut ae, mut ne) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     for r in rows {
         if r.start >= last_start {
-            tl += r.total_tokens;
+            tl = tl.saturating_add(r.total_tokens);
             al += r.accepted;
             nl += 1;
         } else {
-            te += r.total_tokens;
+            te = te.saturating_add(r.total_tokens);
             ae += r.accepted;
             ne += 1;
         }
@@ -535,9 +544,11 @@ fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
         context_loads,
         total_tokens: total,
         output_tokens: p.output_tokens.then_some(output),
-        cost_nanousd: p
-            .cost_usd
-            .then(|| rows.iter().filter_map(|r| r.cost_nanousd).sum()),
+        cost_nanousd: p.cost_usd.then(|| {
+            rows.iter()
+                .filter_map(|r| r.cost_nanousd)
+                .fold(0i64, i64::saturating_add)
+        }),
         accepted,
         lines_accepted: sum_opt(rows, |r| r.lines_accepted),
         redundant_spawn_ratio: sum_opt(rows, |r| r.redundant_spawns).and_then(|x| ratio(x, spawns)),

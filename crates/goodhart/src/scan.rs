@@ -10,7 +10,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt64Type};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use goodhart_alerts::{
-    AlertCandidate, AlertsConfig, DeliverOptions, DeliveryReport, EnvSource, Evidence, StateStore,
+    AlertCandidate, AlertsConfig, DeliverOptions, DeliveryReport, Evidence, StateStore,
 };
 use goodhart_detect::{ScoreOptions, Scores, UserExplanation};
 use goodhart_features::{FeatureOptions, Features, SessionAccumulator};
@@ -528,14 +528,16 @@ fn lifecycle(
             path: std::env::temp_dir(),
             source,
         })?;
-        let db = opts.state_dir.join(goodhart_alerts::STATE_FILE);
-        if db.is_file() {
-            std::fs::copy(&db, scratch.path().join(goodhart_alerts::STATE_FILE)).map_err(|source| {
-                Error::Write {
+        // The database and, after an unclean stop, its write-ahead log.
+        for suffix in ["", "-wal"] {
+            let name = format!("{}{suffix}", goodhart_alerts::STATE_FILE);
+            let db = opts.state_dir.join(&name);
+            if db.is_file() {
+                std::fs::copy(&db, scratch.path().join(&name)).map_err(|source| Error::Write {
                     path: db.clone(),
                     source,
-                }
-            })?;
+                })?;
+            }
         }
         scratch.path().to_path_buf()
     } else {
@@ -543,16 +545,8 @@ fn lifecycle(
     };
     let mut store = StateStore::open(&state_dir)?;
     let mut reconciled = store.reconcile(candidates, opts.window.as_of, &acfg.policy())?;
-    let dopts = DeliverOptions {
-        dry_run: opts.dry_run,
-        now: opts.now,
-        max_attempts: acfg.alerts.max_attempts,
-        base_backoff: std::time::Duration::from_millis(acfg.alerts.base_backoff_ms),
-        max_backoff: std::time::Duration::from_secs(acfg.alerts.max_backoff_secs),
-        timeout: acfg.timeout(),
-        seed: 0,
-        env: EnvSource::Process,
-    };
+    let mut dopts = DeliverOptions::from_config(acfg, opts.now);
+    dopts.dry_run = opts.dry_run;
     let delivery = goodhart_alerts::deliver(&mut store, acfg, &reconciled.alerts, &dopts)?;
     for a in &mut reconciled.alerts {
         if a.ticket.is_none() {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
+    let mut demo: Option<PathBuf> = None;
     let path = match args.next() {
         Some(p) => PathBuf::from(p),
         None => {
@@ -55,5 +56,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quarantine = args.next().map(PathBuf::from);
     let report = validate(&path, None, quarantine.as_deref())?;
     print!("{}", report.render_text());
+    if let Some(dir) = demo {
+        std::fs::remove_dir_all(dir)?;
+    }
     Ok(())
 }

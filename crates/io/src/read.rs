@@ -29,6 +29,11 @@ pub struct ReadOptions<'a> {
     /// Called (from worker threads) with the number of rows just processed,
     /// e.g. to advance a progress bar whose length is [`count_rows`].
     pub progress: Option<&'a (dyn Fn(u64) + Sync)>,
+    /// Keep the quarantined rows in [`Ingested::quarantine`] (default `true`).
+    /// Their number is not bounded (e.g. a narrow window over unpartitioned
+    /// data quarantines most rows as `outside_window`), so set it to `false`
+    /// when they will not be written; the report counts them either way.
+    pub keep_quarantine: bool,
 }
 
 impl Default for ReadOptions<'_> {
@@ -37,6 +42,7 @@ impl Default for ReadOptions<'_> {
             window: None,
             batch_size: DEFAULT_BATCH_SIZE,
             progress: None,
+            keep_quarantine: true,
         }
     }
 }
@@ -47,6 +53,7 @@ impl std::fmt::Debug for ReadOptions<'_> {
             .field("window", &self.window)
             .field("batch_size", &self.batch_size)
             .field("progress", &self.progress.map(|_| "<callback>"))
+            .field("keep_quarantine", &self.keep_quarantine)
             .finish()
     }
 }
@@ -160,7 +167,7 @@ fn read_unit<A>(
             fold(acc, &out.events);
         }
         counts.add(&out.counts);
-        if out.quarantine.num_rows() > 0 {
+        if opts.keep_quarantine && out.quarantine.num_rows() > 0 {
             quarantine.push(out.quarantine);
         }
         if let Some(p) = opts.progress {
@@ -304,6 +311,7 @@ pub fn validate(
 ) -> Result<IngestReport, IoError> {
     let opts = ReadOptions {
         window,
+        keep_quarantine: quarantine_out.is_some(),
         ..ReadOptions::default()
     };
     let out = fold_dataset(path, &opts, || (), |_, _| {}, |_, _| {})?;

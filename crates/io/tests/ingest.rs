@@ -76,22 +76,19 @@ fn oracle(rows: &[Ev], window: (i64, i64)) -> (Sums, BTreeMap<String, u64>) {
     let mut s = Sums::default();
     let mut reasons = BTreeMap::new();
     for r in rows {
-        let reason = if r.ts_us.is_none() {
-            Some("null_ts")
-        } else if r.user.is_none() {
-            Some("null_user_id")
-        } else if r.session.is_none() {
-            Some("null_session_id")
-        } else if r.event.is_none() {
-            Some("null_event")
-        } else if EventKind::parse(r.event.as_deref().unwrap()).is_none() {
-            Some("unknown_event")
-        } else if r.input.unwrap_or(0) < 0 || r.output.unwrap_or(0) < 0 {
-            Some("negative_tokens")
-        } else if !(window.0..window.1).contains(&r.ts_us.unwrap()) {
-            Some("outside_window")
-        } else {
-            None
+        let reason = match r.ts_us {
+            None => Some("null_ts"),
+            Some(_) if r.user.is_none() => Some("null_user_id"),
+            Some(_) if r.session.is_none() => Some("null_session_id"),
+            Some(_) if r.event.is_none() => Some("null_event"),
+            Some(_) if EventKind::parse(r.event.as_deref().unwrap()).is_none() => {
+                Some("unknown_event")
+            }
+            Some(_) if r.input.unwrap_or(0) < 0 || r.output.unwrap_or(0) < 0 => {
+                Some("negative_tokens")
+            }
+            Some(ts) if !(window.0..window.1).contains(&ts) => Some("outside_window"),
+            Some(_) => None,
         };
         match reason {
             Some(q) => *reasons.entry(q.to_string()).or_insert(0) += 1,
@@ -215,7 +212,7 @@ fn same_data_one_file_vs_three_files_and_one_vs_two_threads() {
     let opts = ReadOptions {
         window: Some(DateWindow::new(window.0, window.1)),
         batch_size: 64,
-        progress: None,
+        ..ReadOptions::default()
     };
     let files1 = discover(one.path(), None).unwrap();
     let files3 = discover(three.path(), None).unwrap();
@@ -334,6 +331,15 @@ fn progress_and_count_rows_agree_with_report() {
     .unwrap();
     assert_eq!(out2.report, out.report);
     assert_eq!(out2.quarantine, out.quarantine);
+    assert!(!out.quarantine.is_empty());
+    // Counting without keeping the quarantined rows.
+    let lean = ReadOptions {
+        keep_quarantine: false,
+        ..ReadOptions::default()
+    };
+    let out3 = fold_events(&files, &lean, || (), |_, _| {}, |_, _| {}).unwrap();
+    assert!(out3.quarantine.is_empty());
+    assert_eq!(out3.report, out.report);
 }
 
 #[test]
@@ -700,12 +706,12 @@ fn atomic_write_is_deterministic_and_leaves_no_temp_files() {
     let b = batch(&generated(300));
     let p1 = dir.path().join("a.parquet");
     let p2 = dir.path().join("b.parquet");
-    write_parquet_atomic(&p1, b.schema(), &[b.clone()]).unwrap();
-    write_parquet_atomic(&p2, b.schema(), &[b.clone()]).unwrap();
+    write_parquet_atomic(&p1, b.schema(), std::slice::from_ref(&b)).unwrap();
+    write_parquet_atomic(&p2, b.schema(), std::slice::from_ref(&b)).unwrap();
     assert_eq!(std::fs::read(&p1).unwrap(), std::fs::read(&p2).unwrap());
     // Overwrite in place.
     let small = b.slice(0, 10);
-    write_parquet_atomic(&p1, b.schema(), &[small.clone()]).unwrap();
+    write_parquet_atomic(&p1, b.schema(), std::slice::from_ref(&small)).unwrap();
     assert_eq!(read_parquet(&p1).unwrap(), vec![small]);
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

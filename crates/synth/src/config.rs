@@ -359,7 +359,11 @@ impl SynthConfig {
                 format!("is {}, must be a number in (0, 10]", self.intensity),
             );
         }
-        if self.start.checked_add_days(chrono::Days::new(self.days as u64 + 2)).is_none() {
+        if self
+            .start
+            .checked_add_days(chrono::Days::new(self.days as u64 + 2))
+            .is_none()
+        {
             return bad("start", format!("{} + days is out of range", self.start));
         }
         if self.max_row_group_rows == 0 {
@@ -377,7 +381,10 @@ impl SynthConfig {
             if names.contains(&t.name.as_str()) {
                 return bad(
                     &format!("{setting}.name"),
-                    format!("team name `{}` appears twice; names must be distinct", t.name),
+                    format!(
+                        "team name `{}` appears twice; names must be distinct",
+                        t.name
+                    ),
                 );
             }
             names.push(&t.name);
@@ -418,8 +425,7 @@ impl SynthConfig {
                     format!("is {}, must be in 1..=16", t.standard_agents),
                 );
             }
-            if t.models.is_empty() || t.models.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0))
-            {
+            if t.models.is_empty() || t.models.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
                 return bad(
                     &format!("{setting}.models"),
                     "must be a non-empty list of (model, weight >= 0)".into(),
@@ -472,7 +478,10 @@ impl SynthConfig {
         let gaming = gaming.min(self.users);
         let g = Archetype::GAMING.len();
         let mut out: Vec<(Archetype, usize)> = Vec::new();
-        let legit = apportion(self.users - gaming, &self.legit_mix.weights().map(|(_, w)| w));
+        let legit = apportion(
+            self.users - gaming,
+            &self.legit_mix.weights().map(|(_, w)| w),
+        );
         for (i, (a, _)) in self.legit_mix.weights().iter().enumerate() {
             out.push((*a, legit[i]));
         }
@@ -535,9 +544,21 @@ mod tests {
         assert!(e.contains("teams[1].pause_rate"), "{e}");
         let mut c = SynthConfig::new(10, 3, 1);
         c.teams[2].name = "platform".into();
-        assert!(c.validate().unwrap_err().to_string().contains("teams[2].name"));
-        assert!(SynthConfig::new(0, 3, 1).validate().unwrap_err().to_string().contains("users"));
-        assert!(SynthConfig::new(3, 0, 1).validate().unwrap_err().to_string().contains("days"));
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("teams[2].name"));
+        assert!(SynthConfig::new(0, 3, 1)
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("users"));
+        assert!(SynthConfig::new(3, 0, 1)
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("days"));
         assert!(SynthConfig::new(100_000_000, 30, 1).validate().is_err());
         assert!(SynthConfig::new(8000, 21, 1).validate().is_ok());
     }

@@ -142,12 +142,8 @@ pub(crate) fn user_day(plan: &Plan, u: &UserPlan, day: u32) -> DayOut {
     if day < u.first_day {
         return out;
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(mix(&[
-        cfg.seed,
-        tag::USER_DAY,
-        u.idx as u64,
-        day as u64,
-    ]));
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(mix(&[cfg.seed, tag::USER_DAY, u.idx as u64, day as u64]));
     let date = cfg.start + chrono::Days::new(day as u64);
     let day_start = date
         .and_hms_opt(0, 0, 0)
@@ -379,7 +375,9 @@ impl Session<'_> {
         e.cache_write = size as u32;
         e.context = h;
         self.push(e);
-        ctx.pending += size;
+        // The load row itself wrote the context to the cache (and refreshed it).
+        ctx.cached += size;
+        ctx.last = t;
     }
 
     fn change(&mut self, t: i64, agent: u16, accepted: bool, lines: u32, revert_p: f64) {
@@ -431,7 +429,13 @@ impl Session<'_> {
             self.model
         };
         let sys = (lognorm(self.rng, 5000.0, 0.4) * self.scale()) as u64;
-        let mut ctx = Ctx::new(sys);
+        // Sub-agents share their tool definitions (about 80% of the system
+        // prompt), cached by the session's earlier requests.
+        let mut ctx = Ctx {
+            cached: sys * 4 / 5,
+            pending: sys - sys * 4 / 5,
+            last: t,
+        };
         let n = if standard {
             self.rng.gen_range(1..=3)
         } else {
@@ -697,13 +701,30 @@ mod tests {
         let t0 = 1_000 * SEC;
         s.request(t0, 0, Model::ClaudeSonnet45, &mut ctx, 1, 500, 300);
         s.request(t0 + MIN, 0, Model::ClaudeSonnet45, &mut ctx, 2, 400, 200);
-        s.request(t0 + 20 * MIN, 0, Model::ClaudeSonnet45, &mut ctx, 3, 100, 50);
+        s.request(
+            t0 + 20 * MIN,
+            0,
+            Model::ClaudeSonnet45,
+            &mut ctx,
+            3,
+            100,
+            50,
+        );
         // 1st: cold, writes the system prompt.
-        assert_eq!((ev[0].input, ev[0].cache_read, ev[0].cache_write), (500, 0, 10_000));
+        assert_eq!(
+            (ev[0].input, ev[0].cache_read, ev[0].cache_write),
+            (500, 0, 10_000)
+        );
         // 2nd: warm, reads the prefix, writes the previous turn (500 + 300).
-        assert_eq!((ev[1].input, ev[1].cache_read, ev[1].cache_write), (400, 10_000, 800));
+        assert_eq!(
+            (ev[1].input, ev[1].cache_read, ev[1].cache_write),
+            (400, 10_000, 800)
+        );
         // 3rd: after a 19-minute pause the cache expired: rewrite everything.
-        assert_eq!((ev[2].input, ev[2].cache_read, ev[2].cache_write), (100, 0, 10_800 + 600));
+        assert_eq!(
+            (ev[2].input, ev[2].cache_read, ev[2].cache_write),
+            (100, 0, 10_800 + 600)
+        );
         assert_eq!(ev.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![0, 1, 2]);
     }
 }

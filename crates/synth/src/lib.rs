@@ -360,7 +360,11 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary, SynthErro
         .collect();
     Ok(SynthSummary {
         users: plan.users.len(),
-        gaming_users: plan.users.iter().filter(|u| u.archetype.is_gaming()).count(),
+        gaming_users: plan
+            .users
+            .iter()
+            .filter(|u| u.archetype.is_gaming())
+            .count(),
         sessions: sessions.len(),
         gaming_sessions: sessions.iter().filter(|s| s.gaming).count(),
         events,

@@ -114,16 +114,16 @@ const ROLES: [(&str, f64); 5] = [
     ("data_scientist", 0.08),
 ];
 
-fn weighted<'a, T>(rng: &mut ChaCha8Rng, items: &'a [(T, f64)]) -> &'a T {
+fn weighted<T: Copy>(rng: &mut ChaCha8Rng, items: &[(T, f64)]) -> T {
     let total: f64 = items.iter().map(|p| p.1).sum();
     let mut x = rng.gen::<f64>() * total;
     for (t, w) in items {
         if x < *w {
-            return t;
+            return *t;
         }
         x -= w;
     }
-    &items[items.len() - 1].0
+    items[items.len() - 1].0
 }
 
 /// Size in tokens of a context, a pure function of its hash (the same file
@@ -154,7 +154,10 @@ impl Plan {
             .enumerate()
             .flat_map(|(t, n)| std::iter::repeat_n(t, *n))
             .collect();
-        teams.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(&[seed, tag::ASSIGN_TEAM])));
+        teams.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(&[
+            seed,
+            tag::ASSIGN_TEAM,
+        ])));
 
         let common_prompts = (0..10u64)
             .map(|k| mix(&[seed, tag::COMMON_PROMPT, k]))
@@ -243,13 +246,13 @@ impl Plan {
                     idx: i as u32,
                     id: format!("u-{i:05}"),
                     team,
-                    role: *weighted(&mut rng, &ROLES),
+                    role: weighted(&mut rng, &ROLES),
                     start_date,
                     archetype,
                     activity,
                     work_start_min: spec.utc_start_minute as i64
                         + (rng.gen_range(-90.0..90.0f64)).round() as i64,
-                    main_model: *weighted(&mut rng, &spec.models),
+                    main_model: weighted(&mut rng, &spec.models),
                     g,
                     subtle: [all[a], all[b]],
                     first_day,
@@ -287,7 +290,9 @@ mod tests {
 
     #[test]
     fn permute32_is_a_bijection_on_a_range() {
-        let mut v: Vec<u32> = (0..200_000u32).map(|x| permute32(x, 0xdead_beef_1234)).collect();
+        let mut v: Vec<u32> = (0..200_000u32)
+            .map(|x| permute32(x, 0xdead_beef_1234))
+            .collect();
         v.sort_unstable();
         v.dedup();
         assert_eq!(v.len(), 200_000);
@@ -301,7 +306,10 @@ mod tests {
         for u in &p.users {
             if u.archetype == Archetype::NewHire {
                 assert!(u.first_day >= 1 && u.first_day <= 7);
-                assert_eq!(u.start_date, Some(cfg.start + chrono::Days::new(u.first_day as u64)));
+                assert_eq!(
+                    u.start_date,
+                    Some(cfg.start + chrono::Days::new(u.first_day as u64))
+                );
             } else {
                 assert_eq!(u.first_day, 0);
             }

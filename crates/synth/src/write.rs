@@ -210,7 +210,11 @@ pub(crate) fn write_users(path: &Path, plan: &Plan) -> Result<(), SynthError> {
         Field::new("start_date", DataType::Date32, true),
     ]);
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(u.iter().map(|x| Some(x.id.as_str())).collect::<StringArray>()),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.id.as_str()))
+                .collect::<StringArray>(),
+        ),
         Arc::new(
             u.iter()
                 .map(|x| Some(plan.cfg.teams[x.team].name.as_str()))
@@ -236,7 +240,11 @@ pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
         Field::new("is_gaming", DataType::Boolean, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
-        Arc::new(u.iter().map(|x| Some(x.id.as_str())).collect::<StringArray>()),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.id.as_str()))
+                .collect::<StringArray>(),
+        ),
         Arc::new(
             u.iter()
                 .map(|x| Some(x.archetype.as_str()))

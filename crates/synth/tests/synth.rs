@@ -1,10 +1,12 @@
 //! End-to-end tests of the synthetic organisation: determinism, layout,
 //! schema, labels and realism, all read back from the written Parquet files.
 
+#![allow(clippy::needless_range_loop)] // parallel columns are indexed by row
+
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit};
 use arrow::datatypes::TimestampMicrosecondType;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimeUnit};
 use goodhart_synth::{generate, Archetype, SynthConfig, TeamSpec};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -61,7 +63,9 @@ fn strs(b: &RecordBatch, name: &str) -> Vec<Option<String>> {
 
 fn ints(b: &RecordBatch, name: &str) -> Vec<Option<i64>> {
     let a = b.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-    (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i))).collect()
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect()
 }
 
 fn event_files(dir: &Path) -> Vec<(String, PathBuf)> {
@@ -70,7 +74,10 @@ fn event_files(dir: &Path) -> Vec<(String, PathBuf)> {
         .map(|e| {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let date = name.strip_prefix("date=").expect("partition dir").to_string();
+            let date = name
+                .strip_prefix("date=")
+                .expect("partition dir")
+                .to_string();
             let files: Vec<_> = std::fs::read_dir(e.path()).unwrap().collect();
             assert_eq!(files.len(), 1, "one file per partition");
             (date, e.path().join("part-0.parquet"))
@@ -109,7 +116,10 @@ fn read_events(dir: &Path) -> Vec<Row> {
             .iter()
             .map(|n| ints(&b, n))
             .collect();
-            let cost = b.column_by_name("cost_usd").unwrap().as_primitive::<Float64Type>();
+            let cost = b
+                .column_by_name("cost_usd")
+                .unwrap()
+                .as_primitive::<Float64Type>();
             for i in 0..b.num_rows() {
                 rows.push(Row {
                     date: date.clone(),
@@ -174,7 +184,10 @@ fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -231,7 +244,10 @@ fn refuses_a_directory_that_already_has_events_and_bad_settings() {
     let d2 = tempfile::tempdir().unwrap();
     let e = generate(&bad, d2.path()).unwrap_err().to_string();
     assert!(e.contains("intensity"), "{e}");
-    assert!(!d2.path().join("events").exists(), "nothing written on a bad config");
+    assert!(
+        !d2.path().join("events").exists(),
+        "nothing written on a bad config"
+    );
 }
 
 #[test]
@@ -244,7 +260,10 @@ fn schema_of_written_files() {
     let s = b.schema();
     let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
     let expect: Vec<(&str, DataType)> = vec![
-        ("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))),
+        (
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ),
         ("user_id", dict.clone()),
         ("session_id", dict.clone()),
         ("event", dict),
@@ -288,7 +307,11 @@ fn schema_of_written_files() {
     assert_eq!(labels.schema().field(2).data_type(), &DataType::Boolean);
     let sl = &read_batches(&dir.path().join("session_labels.parquet"))[0];
     assert_eq!(
-        sl.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>(),
+        sl.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect::<Vec<_>>(),
         vec!["session_id", "user_id", "is_gaming"]
     );
 }
@@ -327,7 +350,9 @@ fn partitions_row_groups_and_sort_order() {
             let sess = strs(&b, "session_id");
             for i in 0..b.num_rows() {
                 let t = ts.value(i);
-                let d = chrono::DateTime::from_timestamp_micros(t).unwrap().date_naive();
+                let d = chrono::DateTime::from_timestamp_micros(t)
+                    .unwrap()
+                    .date_naive();
                 assert_eq!(d.format("%Y-%m-%d").to_string(), *date);
                 let key = (t, sess[i].clone().unwrap());
                 if let Some(p) = &prev {
@@ -346,7 +371,10 @@ fn partitions_row_groups_and_sort_order() {
     for r in &rows {
         dates.entry(&r.session).or_default().insert(&r.date);
     }
-    assert!(dates.values().any(|d| d.len() == 2), "some session spans midnight");
+    assert!(
+        dates.values().any(|d| d.len() == 2),
+        "some session spans midnight"
+    );
     assert!(dates.values().all(|d| d.len() <= 2));
 }
 
@@ -394,13 +422,19 @@ fn labels_are_consistent_with_events_and_config() {
             assert!(labels[u].1, "gaming session of a non-gaming person");
         }
     }
-    assert_eq!(summary.gaming_sessions, sessions.values().filter(|v| v.1).count());
+    assert_eq!(
+        summary.gaming_sessions,
+        sessions.values().filter(|v| v.1).count()
+    );
     assert!(summary.gaming_sessions > 20);
 
     // The roster: new hires start inside the window and have no earlier events.
     let users_b = &read_batches(&dir.path().join("users.parquet"))[0];
     let ids = strs(users_b, "user_id");
-    let sd = users_b.column_by_name("start_date").unwrap().as_primitive::<Date32Type>();
+    let sd = users_b
+        .column_by_name("start_date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
     let mut first_date: HashMap<&str, &str> = HashMap::new();
     for r in &rows {
         let e = first_date.entry(&r.user).or_insert(&r.date);
@@ -437,13 +471,19 @@ fn zero_gaming_share_means_no_gaming_at_all() {
     let mut spawns: HashMap<(&str, &str), u32> = HashMap::new();
     for r in &rows {
         if r.event == "agent_spawn" {
-            *spawns.entry((&r.session, r.task.as_deref().unwrap())).or_default() += 1;
+            *spawns
+                .entry((&r.session, r.task.as_deref().unwrap()))
+                .or_default() += 1;
         }
         if r.event == "context_load" {
             assert_eq!(r.input, Some(0));
         }
     }
-    assert!(spawns.values().all(|n| *n < 8), "{:?}", spawns.values().max());
+    assert!(
+        spawns.values().all(|n| *n < 8),
+        "{:?}",
+        spawns.values().max()
+    );
 }
 
 #[test]
@@ -456,7 +496,10 @@ fn team_override_changes_the_mix() {
     generate(&cfg, dir.path()).unwrap();
     let b = &read_batches(&dir.path().join("users.parquet"))[0];
     let teams = strs(b, "team");
-    let alpha = teams.iter().filter(|t| t.as_deref() == Some("alpha")).count();
+    let alpha = teams
+        .iter()
+        .filter(|t| t.as_deref() == Some("alpha"))
+        .count();
     assert_eq!(alpha, 30);
     assert_eq!(teams.len() - alpha, 10);
 }
@@ -535,7 +578,10 @@ fn power_users_ship_proportionally_more() {
     let regular = o.users_of("regular");
     let eff = |us: &[&str]| sum_over(&accepted, us) / sum_over(&tokens, us);
     let ratio = eff(&power) / eff(&regular);
-    assert!((1.0 / 1.5..1.5).contains(&ratio), "accepted/token power vs regular {ratio}");
+    assert!(
+        (1.0 / 1.5..1.5).contains(&ratio),
+        "accepted/token power vs regular {ratio}"
+    );
     // ... while using 3-5x the tokens per person.
     let vol = (sum_over(&tokens, &power) / power.len() as f64)
         / (sum_over(&tokens, &regular) / regular.len() as f64);
@@ -592,11 +638,18 @@ fn agent_spammers_repeat_spawn_tasks_more_than_anyone() {
         .map(|u| rate(u))
         .fold(0.0, f64::max);
     assert!(spam_min > 2.0, "{spam_min}");
-    assert!(spam_min > 3.0 * others_max, "spammer {spam_min} vs others {others_max}");
+    assert!(
+        spam_min > 3.0 * others_max,
+        "spammer {spam_min} vs others {others_max}"
+    );
     // Spammed agents (the spammer's one favourite task) never produce a change.
     for u in o.users_of("agent_spammer") {
         let mut tasks: HashMap<&str, u32> = HashMap::new();
-        for r in o.rows.iter().filter(|r| r.user == u && r.event == "agent_spawn") {
+        for r in o
+            .rows
+            .iter()
+            .filter(|r| r.user == u && r.event == "agent_spawn")
+        {
             *tasks.entry(r.task.as_deref().unwrap()).or_default() += 1;
         }
         let fav = tasks.iter().max_by_key(|(t, n)| (**n, **t)).unwrap().0;
@@ -641,7 +694,9 @@ fn team_standard_agents_and_common_prompts_repeat_across_users() {
     for r in o.rows.iter().take(5000) {
         for h in [&r.task, &r.context].into_iter().flatten() {
             assert_eq!(h.len(), 16);
-            assert!(h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert!(h
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         }
     }
 }
@@ -684,7 +739,11 @@ fn teams_differ_in_volume() {
 fn most_input_is_served_from_cache_and_pauses_expire_it() {
     let o = org();
     let (mut read, mut fresh, mut expired, mut warm) = (0i64, 0i64, 0, 0);
-    for r in o.rows.iter().filter(|r| r.event == "request" && o.arch(&r.user) == "regular") {
+    for r in o
+        .rows
+        .iter()
+        .filter(|r| r.event == "request" && o.arch(&r.user) == "regular")
+    {
         read += r.cache_read.unwrap();
         fresh += r.input.unwrap() + r.cache_write.unwrap();
         if r.cache_read == Some(0) {
@@ -701,7 +760,10 @@ fn most_input_is_served_from_cache_and_pauses_expire_it() {
     }
     assert!(read > 5 * fresh, "cache read {read} vs fresh {fresh}");
     // Cold starts and cache expiries happen, but most requests are warm.
-    assert!(expired * 3 < warm && expired * 20 > warm, "{expired} / {warm}");
+    assert!(
+        expired * 5 < warm && expired * 50 > warm,
+        "{expired} / {warm}"
+    );
 }
 
 #[test]
@@ -724,7 +786,8 @@ fn context_reloaders_pay_uncached_reloads_of_one_context() {
     let mut per: HashMap<(&str, &str), u32> = HashMap::new();
     for r in o.rows.iter().filter(|r| r.event == "context_load") {
         if o.arch(&r.user) == "context_reloader" {
-            *per.entry((&r.session, r.context.as_deref().unwrap())).or_default() += 1;
+            *per.entry((&r.session, r.context.as_deref().unwrap()))
+                .or_default() += 1;
         }
     }
     for (s, (u, g)) in &o.sessions {
@@ -745,7 +808,10 @@ fn context_reloaders_pay_uncached_reloads_of_one_context() {
 fn longest_task_run(o: &Org) -> HashMap<&str, usize> {
     let mut users_of_task: HashMap<&str, HashSet<&str>> = HashMap::new();
     for r in o.rows.iter().filter(|r| r.event == "request") {
-        users_of_task.entry(r.task.as_deref().unwrap()).or_default().insert(&r.user);
+        users_of_task
+            .entry(r.task.as_deref().unwrap())
+            .or_default()
+            .insert(&r.user);
     }
     let common: HashSet<&str> = users_of_task
         .iter()
@@ -754,8 +820,14 @@ fn longest_task_run(o: &Org) -> HashMap<&str, usize> {
         .collect();
     assert_eq!(common.len(), 10);
     let mut per: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
-    for r in o.rows.iter().filter(|r| r.event == "request" && r.agent.is_none()) {
-        per.entry(&r.session).or_default().push((r.ts, r.task.as_deref().unwrap()));
+    for r in o
+        .rows
+        .iter()
+        .filter(|r| r.event == "request" && r.agent.is_none())
+    {
+        per.entry(&r.session)
+            .or_default()
+            .push((r.ts, r.task.as_deref().unwrap()));
     }
     per.into_iter()
         .map(|(s, mut v)| {
@@ -766,7 +838,11 @@ fn longest_task_run(o: &Org) -> HashMap<&str, usize> {
                     run = 0;
                     continue;
                 }
-                run = if i > 0 && v[i - 1].1 == *t { run + 1 } else { 1 };
+                run = if i > 0 && v[i - 1].1 == *t {
+                    run + 1
+                } else {
+                    1
+                };
                 best = best.max(run);
             }
             (s, best)
@@ -816,7 +892,12 @@ fn verbose_burners_output_far_more_per_request_without_more_changes() {
     let vb = o.users_of("verbose_burner");
     let reg = o.users_of("regular");
     let per_req = |us: &[&str]| sum_over(&out, us) / sum_over(&reqs, us);
-    assert!(per_req(&vb) > 4.0 * per_req(&reg), "{} vs {}", per_req(&vb), per_req(&reg));
+    assert!(
+        per_req(&vb) > 4.0 * per_req(&reg),
+        "{} vs {}",
+        per_req(&vb),
+        per_req(&reg)
+    );
     let per_sess = |us: &[&str]| sum_over(&acc, us) / sum_over(&sessions, us);
     assert!(per_sess(&vb) < 1.5 * per_sess(&reg));
 }
@@ -825,7 +906,9 @@ fn verbose_burners_output_far_more_per_request_without_more_changes() {
 fn change_padders_make_many_tiny_changes_and_revert_many() {
     let o = org();
     let tiny = o.per_user(|r| {
-        f64::from(u8::from(r.event == "change_accepted" && r.lines.unwrap() <= 3))
+        f64::from(u8::from(
+            r.event == "change_accepted" && r.lines.unwrap() <= 3,
+        ))
     });
     let acc = o.per_user(|r| f64::from(u8::from(r.event == "change_accepted")));
     let rev = o.per_user(|r| f64::from(u8::from(r.event == "change_reverted")));
@@ -834,7 +917,12 @@ fn change_padders_make_many_tiny_changes_and_revert_many() {
     assert_eq!(sum_over(&tiny, &reg), 0.0, "honest changes are >= 5 lines");
     assert!(sum_over(&tiny, &pad) > 0.5 * sum_over(&acc, &pad));
     let rev_rate = |us: &[&str]| sum_over(&rev, us) / sum_over(&acc, us);
-    assert!(rev_rate(&pad) > 4.0 * rev_rate(&reg), "{} {}", rev_rate(&pad), rev_rate(&reg));
+    assert!(
+        rev_rate(&pad) > 4.0 * rev_rate(&reg),
+        "{} {}",
+        rev_rate(&pad),
+        rev_rate(&reg)
+    );
     // Tokens per accepted change stay in the normal range (within 3x).
     let tok = o.per_user(|r| r.tokens() as f64);
     let tpc = |us: &[&str]| sum_over(&tok, us) / sum_over(&acc, us);
@@ -855,7 +943,8 @@ fn change_padders_make_many_tiny_changes_and_revert_many() {
 fn in_window(ts: i64) -> bool {
     let dt = chrono::DateTime::from_timestamp_micros(ts).unwrap();
     use chrono::{Datelike, Timelike};
-    let m = dt.weekday().num_days_from_monday() as i64 * 1440 + dt.hour() as i64 * 60
+    let m = dt.weekday().num_days_from_monday() as i64 * 1440
+        + dt.hour() as i64 * 60
         + dt.minute() as i64;
     (2 * 1440 + 17 * 60..4 * 1440 + 17 * 60).contains(&m)
 }
@@ -909,7 +998,10 @@ fn incident_and_migration_days_look_busy_but_honest() {
         v.sort();
         v[v.len() / 2]
     };
-    assert!(inc.iter().all(|n| *n > 3 * reg_median), "{inc:?} vs {reg_median}");
+    assert!(
+        inc.iter().all(|n| *n > 3 * reg_median),
+        "{inc:?} vs {reg_median}"
+    );
     // Migration people spawn many distinct agents and get many changes accepted.
     let spawns = o.per_user(|r| f64::from(u8::from(r.event == "agent_spawn")));
     let acc = o.per_user(|r| f64::from(u8::from(r.event == "change_accepted")));
@@ -920,7 +1012,11 @@ fn incident_and_migration_days_look_busy_but_honest() {
     assert!(per(&acc, &mig) > 2.0 * per(&acc, &reg));
     // ... with few repeated spawn tasks.
     let rep = repeated_spawns(o);
-    let mig_rep: u32 = rep.values().filter(|(u, _)| o.arch(u) == "migration").map(|p| p.1).sum();
+    let mig_rep: u32 = rep
+        .values()
+        .filter(|(u, _)| o.arch(u) == "migration")
+        .map(|p| p.1)
+        .sum();
     assert!(f64::from(mig_rep) < 0.05 * sum_over(&spawns, &mig));
 }
 
@@ -945,7 +1041,10 @@ fn sub_agent_structure_is_well_formed() {
     let mut spawned: HashMap<&str, (i64, &str)> = HashMap::new();
     for r in o.rows.iter().filter(|r| r.event == "agent_spawn") {
         let a = r.agent.as_deref().unwrap();
-        assert!(spawned.insert(a, (r.ts, &r.session)).is_none(), "agent spawned twice");
+        assert!(
+            spawned.insert(a, (r.ts, &r.session)).is_none(),
+            "agent spawned twice"
+        );
     }
     for r in &o.rows {
         if let Some(a) = &r.agent {
