@@ -398,15 +398,18 @@ fn requirement_gate(x: f64, t: f64) -> f64 {
     }
 }
 
+/// Cohorts, and for behavioural groups which users the baselines learn from.
+type CohortsAndLearnMask = (Cohorts, Option<Vec<bool>>);
+
 fn make_cohorts(
     users: &RecordBatch,
     order: &[usize],
     opts: &ScoreOptions,
-) -> Result<Cohorts, DetectError> {
+) -> Result<CohortsAndLearnMask, DetectError> {
     if let Some(teams) = columns::opt_strings(users, USERS, "team")? {
         if teams.iter().any(Option::is_some) {
             let teams: Vec<Option<String>> = order.iter().map(|&i| teams[i].clone()).collect();
-            return Ok(cohort::from_teams(&teams, opts.min_cohort_size));
+            return Ok((cohort::from_teams(&teams, opts.min_cohort_size), None));
         }
     }
     let n = order.len();
@@ -894,4 +897,289 @@ fn session_table(
     let idx = UInt32Array::from(rank.iter().map(|&k| s_order[k] as u32).collect::<Vec<_>>());
     append_input(sessions, &idx, &mut fields, &mut cols)?;
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray, UInt64Array};
+    use arrow::datatypes::Float64Type;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn strs(v: Vec<String>) -> ArrayRef {
+        Arc::new(StringArray::from(v))
+    }
+    fn f64s(v: Vec<f64>) -> ArrayRef {
+        Arc::new(Float64Array::from(v))
+    }
+    fn u64s(v: Vec<u64>) -> ArrayRef {
+        Arc::new(UInt64Array::from(v))
+    }
+
+    /// 20 users of team `a`; loop_ratio 0, .01, .02, .03, .04 (4 times each,
+    /// but u-19 = 0.5). Sessions: one per user with loop_requests 1, and
+    /// u-19 has five: 7, 3, 0, 12, 1.
+    fn looper_tables() -> (RecordBatch, RecordBatch) {
+        let ids: Vec<String> = (0..20).map(|i| format!("u-{i:02}")).collect();
+        let ratio: Vec<f64> = (0..20)
+            .map(|i| if i == 19 { 0.5 } else { 0.01 * (i % 5) as f64 })
+            .collect();
+        let users = RecordBatch::try_from_iter(vec![
+            ("user_id", strs(ids.clone())),
+            ("team", strs(vec!["a".into(); 20])),
+            ("loop_ratio", f64s(ratio)),
+        ])
+        .unwrap();
+        let mut sid: Vec<String> = (0..19).map(|i| format!("s-{i:02}")).collect();
+        let mut suser: Vec<String> = ids[..19].to_vec();
+        let mut loops: Vec<u64> = vec![1; 19];
+        for (s, l) in [("s-a", 7), ("s-b", 3), ("s-c", 0), ("s-d", 12), ("s-e", 1)] {
+            sid.push(s.into());
+            suser.push("u-19".into());
+            loops.push(l);
+        }
+        let sessions = RecordBatch::try_from_iter(vec![
+            ("session_id", strs(sid)),
+            ("user_id", strs(suser)),
+            ("loop_requests", u64s(loops)),
+        ])
+        .unwrap();
+        (users, sessions)
+    }
+
+    #[test]
+    fn looper_is_found_and_explained_with_hand_computed_numbers() {
+        let (users, sessions) = looper_tables();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let top = &s.explanations[0];
+        assert_eq!(top.user_id, "u-19");
+        assert_eq!(top.cohort, "a");
+        assert!(top.alert);
+        assert_eq!(top.severity, Severity::Critical);
+        let e = &top.patterns[0];
+        assert_eq!(e.pattern, "prompt-loop");
+        assert_eq!(e.feature, "loop_ratio");
+        assert_eq!(e.value, 0.5);
+        assert!((e.typical - 0.02).abs() < 1e-12);
+        // p95: position 0.95 * 19 = 18.05 between 0.04 and 0.5.
+        assert!((e.p95 - (0.04 + 0.05 * 0.46)).abs() < 1e-12);
+        assert_eq!(e.percentile, 97.5);
+        assert_eq!(e.sessions, vec!["s-d", "s-a", "s-b"]);
+        // Session p95 of loop_requests: 0, 1 x 20, 3, 7, 12 -> 3 + 0.85 * 4.
+        assert_eq!(
+            e.text,
+            "sent the same prompt again 12 times in session s-d (cohort p95: 6); \
+             50% of requests repeat a prompt already sent in the session (cohort typical 2%, p95 6%)"
+        );
+        // Nobody else alerts or has a firing pattern.
+        for other in &s.explanations[1..] {
+            assert!(!other.alert, "{}", other.user_id);
+            assert!(other.score < 20.0, "{} {}", other.user_id, other.score);
+        }
+        // The user table: sorted by score, top_patterns, JSON explanations.
+        let u = &s.users;
+        assert_eq!(
+            u.column_by_name("user_id")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "u-19"
+        );
+        assert_eq!(
+            u.column_by_name("top_patterns")
+                .unwrap()
+                .as_string::<i32>()
+                .value(0),
+            "prompt-loop"
+        );
+        assert_eq!(
+            u.column_by_name("top_patterns")
+                .unwrap()
+                .as_string::<i32>()
+                .value(1),
+            ""
+        );
+        let json = u
+            .column_by_name("explanations")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0);
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(v["patterns"][0]["sessions"][0], "s-d");
+        // Input columns are carried through.
+        assert!(u.column_by_name("loop_ratio").is_some());
+        assert_eq!(s.sessions.num_rows(), 24);
+        assert!(s.sessions.column_by_name("loop_requests").is_some());
+    }
+
+    #[test]
+    fn input_row_order_does_not_matter() {
+        let (users, sessions) = looper_tables();
+        let rev = |b: &RecordBatch| {
+            let idx = UInt32Array::from((0..b.num_rows() as u32).rev().collect::<Vec<_>>());
+            let cols = b
+                .columns()
+                .iter()
+                .map(|c| take(c.as_ref(), &idx, None).unwrap())
+                .collect();
+            RecordBatch::try_new(b.schema(), cols).unwrap()
+        };
+        let a = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let b = score(&rev(&users), &rev(&sessions), &ScoreOptions::default()).unwrap();
+        assert_eq!(a.explanations, b.explanations);
+        assert_eq!(a.users, b.users);
+        assert_eq!(a.sessions, b.sessions);
+    }
+
+    /// 64 users in 2 teams with ordinary noise, 8 of them power users
+    /// with 5x the volume and the same ratios: no alert, no firing pattern.
+    #[test]
+    fn no_gamers_no_alerts_and_power_users_do_not_fire() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let n = 64;
+        let ids: Vec<String> = (0..n).map(|i| format!("u-{i:02}")).collect();
+        let team: Vec<String> = (0..n)
+            .map(|i| if i % 2 == 0 { "x".into() } else { "y".into() })
+            .collect();
+        let mut g =
+            |lo: f64, hi: f64| -> Vec<f64> { (0..n).map(|_| rng.gen_range(lo..hi)).collect() };
+        let loop_ratio = g(0.01, 0.06);
+        let redundant: Vec<f64> = g(0.0, 1.0)
+            .into_iter()
+            .map(|r| if r < 0.8 { 0.0 } else { r * 0.05 })
+            .collect();
+        let output = g(400.0, 800.0);
+        let tpc = g(1.5e5, 3.5e5);
+        let trivial = g(0.05, 0.2);
+        let reload = g(0.0, 0.04);
+        let pre = g(0.25, 0.4);
+        let tokens: Vec<u64> = (0..n)
+            .map(|i| if i < 8 { 50_000_000 } else { 10_000_000 })
+            .collect();
+        let users = RecordBatch::try_from_iter(vec![
+            ("user_id", strs(ids.clone())),
+            ("team", strs(team)),
+            ("loop_ratio", f64s(loop_ratio)),
+            ("redundant_spawn_ratio", f64s(redundant)),
+            ("output_per_request", f64s(output)),
+            ("tokens_per_accepted_change", f64s(tpc)),
+            ("trivial_change_share", f64s(trivial)),
+            ("reload_uncached_share", f64s(reload)),
+            ("pre_snapshot_token_share", f64s(pre)),
+            ("total_tokens", u64s(tokens)),
+        ])
+        .unwrap();
+        let sessions = RecordBatch::try_from_iter(vec![
+            (
+                "session_id",
+                strs(ids.iter().map(|i| format!("s-{i}")).collect()),
+            ),
+            ("user_id", strs(ids)),
+        ])
+        .unwrap();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        assert_eq!(s.cohort_method, "team");
+        for e in &s.explanations {
+            assert!(!e.alert, "{} alerted: {e:?}", e.user_id);
+            assert!(e.severity <= Severity::Low, "{}: {}", e.user_id, e.score);
+            assert!(e.patterns.iter().all(|p| p.strength < 3.0), "{e:?}");
+        }
+        let top = s
+            .users
+            .column_by_name("top_patterns")
+            .unwrap()
+            .as_string::<i32>();
+        assert!((0..top.len()).all(|i| top.value(i).is_empty()));
+    }
+
+    #[test]
+    fn small_team_falls_back_to_organisation() {
+        let (users, sessions) = looper_tables();
+        // Put 3 users in team b: fewer than min_cohort_size (8).
+        let team: Vec<String> = (0..20)
+            .map(|i| if i < 3 { "b".into() } else { "a".into() })
+            .collect();
+        let mut cols: Vec<(String, ArrayRef)> = vec![];
+        for (f, c) in users.schema().fields().iter().zip(users.columns()) {
+            let c = if f.name() == "team" {
+                strs(team.clone())
+            } else {
+                c.clone()
+            };
+            cols.push((f.name().clone(), c));
+        }
+        let users = RecordBatch::try_from_iter(cols).unwrap();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let cohort = |id: &str| {
+            s.explanations
+                .iter()
+                .find(|e| e.user_id == id)
+                .unwrap()
+                .cohort
+                .clone()
+        };
+        assert_eq!(cohort("u-00"), "organisation");
+        assert_eq!(cohort("u-05"), "a");
+        let sc = s
+            .sessions
+            .column_by_name("cohort")
+            .unwrap()
+            .as_string::<i32>();
+        let su = s
+            .sessions
+            .column_by_name("user_id")
+            .unwrap()
+            .as_string::<i32>();
+        for i in 0..s.sessions.num_rows() {
+            let want = if ["u-00", "u-01", "u-02"].contains(&su.value(i)) {
+                "organisation"
+            } else {
+                "a"
+            };
+            assert_eq!(sc.value(i), want);
+        }
+    }
+
+    #[test]
+    fn errors_name_the_column_and_the_fix() {
+        let (users, sessions) = looper_tables();
+        let e = score(&sessions, &sessions, &ScoreOptions::default()).unwrap_err();
+        // The session table has user_id repeated: not unique per user.
+        assert!(
+            e.to_string().contains("u-19") && e.to_string().contains("unique"),
+            "{e}"
+        );
+        let no_id = users.project(&[1, 2]).unwrap();
+        let e = score(&no_id, &sessions, &ScoreOptions::default()).unwrap_err();
+        assert!(matches!(e, DetectError::MissingColumn { .. }));
+        assert!(e.to_string().contains("`user_id`"), "{e}");
+        let mut o = ScoreOptions::default();
+        o.thresholds.high = 10.0;
+        let e = score(&users, &sessions, &o).unwrap_err();
+        assert!(e.to_string().contains("thresholds"), "{e}");
+    }
+
+    #[test]
+    fn requirement_gate_ramps() {
+        assert_eq!(requirement_gate(0.02, 0.06), 0.0);
+        assert!((requirement_gate(0.045, 0.06) - 0.5).abs() < 1e-12);
+        assert_eq!(requirement_gate(0.2, 0.06), 1.0);
+        assert_eq!(requirement_gate(f64::NAN, 0.06), 0.0);
+    }
+
+    #[test]
+    fn score_column_matches_explanations() {
+        let (users, sessions) = looper_tables();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let sc = s
+            .users
+            .column_by_name("score")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        for (i, e) in s.explanations.iter().enumerate() {
+            assert_eq!(sc.value(i), e.score);
+            assert!(!sc.is_null(i));
+        }
+    }
 }

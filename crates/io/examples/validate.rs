@@ -12,9 +12,12 @@ use std::sync::Arc;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args_os().skip(1);
-    let mut demo: Option<PathBuf> = None;
+    let demo: Option<PathBuf>;
     let path = match args.next() {
-        Some(p) => PathBuf::from(p),
+        Some(p) => {
+            demo = None;
+            PathBuf::from(p)
+        }
         None => {
             let dir =
                 std::env::temp_dir().join(format!("goodhart-validate-demo-{}", std::process::id()));
@@ -50,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 b.schema(),
                 &[b],
             )?;
+            demo = Some(dir.clone());
             dir
         }
     };

@@ -82,7 +82,7 @@
 //!
 //! **Volume**: a regular person on a volume-1 team starts on average 2.4
 //! sessions per workday (Poisson), one tenth of that on weekends; a session
-//! has ~9 turns (log-normal, 2..40) and ~20-25 events. About 60 events per
+//! has ~9 turns (log-normal, 2..40) and ~28 events. About 60 events per
 //! person per calendar day overall (8000 people × 21 days ≈ 10M events).
 //! Every person has at least one session (on their first active weekday), so
 //! every labelled person appears in the events.
