@@ -124,9 +124,11 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
     }
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg:12} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
-            .expect("static template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} {msg:12} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
     );
     pb
 }
@@ -239,11 +241,19 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
                     )?;
                 }
                 if outcome.alerts.len() > 10 {
-                    writeln!(out, "  … {} more in alerts.jsonl", outcome.alerts.len() - 10)?;
+                    writeln!(
+                        out,
+                        "  … {} more in alerts.jsonl",
+                        outcome.alerts.len() - 10
+                    )?;
                 }
                 let d = &s.delivery;
                 if d.dry_run {
-                    writeln!(out, "dry run: {} deliveries would be sent:", outcome.delivery.planned.len())?;
+                    writeln!(
+                        out,
+                        "dry run: {} deliveries would be sent:",
+                        outcome.delivery.planned.len()
+                    )?;
                     for p in &outcome.delivery.planned {
                         writeln!(out, "  {}", serde_json::to_string(p)?)?;
                     }
@@ -284,7 +294,8 @@ fn validate(a: args::ValidateArgs) -> Result<u8> {
         a.path.clone()
     };
     let t = std::time::Instant::now();
-    let report = goodhart::io::validate(&path, window, a.quarantine.as_deref()).map_err(Error::from)?;
+    let report =
+        goodhart::io::validate(&path, window, a.quarantine.as_deref()).map_err(Error::from)?;
     let secs = t.elapsed().as_secs_f64();
     match a.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -324,14 +335,15 @@ fn features(a: args::FeaturesArgs) -> Result<u8> {
         .config
         .feature_options(Some(window.as_of), window.days)
         .map_err(|m| Error::Config {
-            file: loaded
-                .path
-                .as_ref()
-                .map_or_else(|| "built-in configuration".into(), |p| p.display().to_string()),
+            file: loaded.path.as_ref().map_or_else(
+                || "built-in configuration".into(),
+                |p| p.display().to_string(),
+            ),
             message: m,
         })?;
     let run = goodhart::scan::features(&dataset, &fopts, Some(window), None)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let f = &run.features;
     goodhart::io::write_parquet_atomic(
         &a.out.join("session_features.parquet"),
@@ -369,7 +381,11 @@ fn detect(a: args::DetectArgs) -> Result<u8> {
         .map_err(|e| usage(format!("{}: {e}", a.input.display())))?;
     goodhart::io::write_parquet_atomic(&a.out, scored.schema(), std::slice::from_ref(&scored))
         .map_err(Error::from)?;
-    println!("{} rows scored; written to {}", scored.num_rows(), a.out.display());
+    println!(
+        "{} rows scored; written to {}",
+        scored.num_rows(),
+        a.out.display()
+    );
     Ok(EXIT_OK)
 }
 
@@ -435,7 +451,10 @@ fn restrict_to(scores: &RecordBatch, labels: &RecordBatch) -> Result<RecordBatch
         .as_any()
         .downcast_ref::<StringArray>()
         .expect("cast to Utf8");
-    let mask: BooleanArray = ids.iter().map(|u| Some(u.is_some_and(|u| labelled.contains(u)))).collect();
+    let mask: BooleanArray = ids
+        .iter()
+        .map(|u| Some(u.is_some_and(|u| labelled.contains(u))))
+        .collect();
     Ok(arrow::compute::filter_record_batch(scores, &mask)?)
 }
 
@@ -507,7 +526,13 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
         None => Utc::now().date_naive(),
     };
     let until = store
-        .record_feedback(&a.fingerprint, verdict, a.note.as_deref().unwrap_or(""), at, &policy)
+        .record_feedback(
+            &a.fingerprint,
+            verdict,
+            a.note.as_deref().unwrap_or(""),
+            at,
+            &policy,
+        )
         .map_err(Error::from)?;
     match until {
         Some(d) => println!(

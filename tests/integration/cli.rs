@@ -12,8 +12,19 @@ fn schema_prints_every_canonical_column() {
     assert_eq!(code(&out), 0);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let text = v.to_string();
-    for c in ["ts", "user_id", "session_id", "event", "task_hash", "context_hash", "cost_usd"] {
-        assert!(text.contains(&format!("\"{c}\"")), "{c} missing from schema json");
+    for c in [
+        "ts",
+        "user_id",
+        "session_id",
+        "event",
+        "task_hash",
+        "context_hash",
+        "cost_usd",
+    ] {
+        assert!(
+            text.contains(&format!("\"{c}\"")),
+            "{c} missing from schema json"
+        );
     }
 }
 
@@ -31,7 +42,10 @@ fn default_config_round_trips_and_bad_config_names_file_and_setting() {
     let out = run(goodhart().args(["config", "--check"]).arg(&p));
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
-    assert!(err.contains("goodhart.toml") && err.contains("alert_severity"), "{err}");
+    assert!(
+        err.contains("goodhart.toml") && err.contains("alert_severity"),
+        "{err}"
+    );
 
     std::fs::write(&p, "[scan]\nwindw = \"7d\"\n").unwrap();
     let out = run(goodhart().args(["config", "--check"]).arg(&p));
@@ -45,15 +59,25 @@ fn usage_errors_exit_2() {
     assert_eq!(code(&out), 2);
     let out = run(goodhart().args(["scan", "/definitely/not/here"]));
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("/definitely/not/here"), "{}", stderr(&out));
-    let out = run(goodhart().arg("scan").arg(sample()).args(["--as-of", "yesterday"]));
+    assert!(
+        stderr(&out).contains("/definitely/not/here"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(goodhart()
+        .arg("scan")
+        .arg(sample())
+        .args(["--as-of", "yesterday"]));
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--as-of"), "{}", stderr(&out));
 }
 
 #[test]
 fn validate_counts_every_row_of_the_sample() {
-    let out = run(goodhart().arg("validate").arg(sample()).args(["--format", "json"]));
+    let out = run(goodhart()
+        .arg("validate")
+        .arg(sample())
+        .args(["--format", "json"]));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let read = v["rows_read"].as_u64().unwrap();
@@ -78,7 +102,15 @@ fn validate_quarantines_rows_outside_the_window_and_writes_them() {
     let out = run(goodhart()
         .arg("validate")
         .arg(&file)
-        .args(["--as-of", "2026-10-03", "--window", "3d", "--format", "json", "--quarantine"])
+        .args([
+            "--as-of",
+            "2026-10-03",
+            "--window",
+            "3d",
+            "--format",
+            "json",
+            "--quarantine",
+        ])
         .arg(&q));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -113,20 +145,37 @@ fn synth_is_deterministic_byte_for_byte_whatever_the_threads() {
     let b = tempfile::tempdir().unwrap();
     for (dir, threads) in [(&a, "1"), (&b, "2")] {
         let out = run(goodhart()
-            .args(["synth", "--users", "40", "--days", "5", "--seed", "9", "--threads", threads, "--out"])
+            .args([
+                "synth",
+                "--users",
+                "40",
+                "--days",
+                "5",
+                "--seed",
+                "9",
+                "--threads",
+                threads,
+                "--out",
+            ])
             .arg(dir.path()));
         assert_eq!(code(&out), 0, "{}", stderr(&out));
     }
     let files = |d: &std::path::Path| {
         let mut v = Vec::new();
         for e in walk(d) {
-            v.push((e.strip_prefix(d).unwrap().to_path_buf(), std::fs::read(&e).unwrap()));
+            v.push((
+                e.strip_prefix(d).unwrap().to_path_buf(),
+                std::fs::read(&e).unwrap(),
+            ));
         }
         v.sort();
         v
     };
     let fa = files(a.path());
-    assert!(fa.len() >= 8, "events partitions + users + labels + session labels");
+    assert!(
+        fa.len() >= 8,
+        "events partitions + users + labels + session labels"
+    );
     assert_eq!(fa, files(b.path()));
 }
 
@@ -152,7 +201,11 @@ fn detect_scores_a_planted_outlier_highest_with_both_methods() {
     // 200 points on a small grid, one far away at row 137.
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..200 {
-        let (x, y) = if i == 137 { (40.0, -35.0) } else { ((i % 10) as f64, (i / 10 % 7) as f64) };
+        let (x, y) = if i == 137 {
+            (40.0, -35.0)
+        } else {
+            ((i % 10) as f64, (i / 10 % 7) as f64)
+        };
         a.push(x);
         b.push(y);
     }
@@ -181,12 +234,21 @@ fn detect_scores_a_planted_outlier_highest_with_both_methods() {
             .as_any()
             .downcast_ref::<Float64Array>()
             .unwrap();
-        let best = (0..200).max_by(|&i, &j| s.value(i).total_cmp(&s.value(j))).unwrap();
+        let best = (0..200)
+            .max_by(|&i, &j| s.value(i).total_cmp(&s.value(j)))
+            .unwrap();
         assert_eq!(best, 137, "{method}");
     }
     // A column that does not exist is a usage error naming it.
     let out = run(goodhart()
-        .args(["detect", "--method", "ecod", "--columns", "a,nope", "--input"])
+        .args([
+            "detect",
+            "--method",
+            "ecod",
+            "--columns",
+            "a,nope",
+            "--input",
+        ])
         .arg(&input)
         .arg("--out")
         .arg(dir.path().join("z.parquet")));
@@ -196,13 +258,21 @@ fn detect_scores_a_planted_outlier_highest_with_both_methods() {
 
 #[test]
 fn validate_with_a_window_prunes_partitions_and_accounts_for_the_rest() {
-    let out = run(goodhart()
-        .arg("validate")
-        .arg(sample())
-        .args(["--as-of", "2026-10-05", "--window", "3d", "--format", "json"]));
+    let out = run(goodhart().arg("validate").arg(sample()).args([
+        "--as-of",
+        "2026-10-05",
+        "--window",
+        "3d",
+        "--format",
+        "json",
+    ]));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(v["files"].as_array().unwrap().len(), 3, "only 2026-10-03..05 are read");
+    assert_eq!(
+        v["files"].as_array().unwrap().len(),
+        3,
+        "only 2026-10-03..05 are read"
+    );
     assert_eq!(
         v["rows_read"].as_u64().unwrap(),
         v["rows_accepted"].as_u64().unwrap() + v["rows_quarantined"].as_u64().unwrap()

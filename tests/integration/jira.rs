@@ -22,11 +22,20 @@ struct Jira {
 }
 
 fn is_adf(v: &Value) -> bool {
-    v["type"] == "doc" && v["version"] == 1 && v["content"].as_array().is_some_and(|c| !c.is_empty())
+    v["type"] == "doc"
+        && v["version"] == 1
+        && v["content"].as_array().is_some_and(|c| !c.is_empty())
 }
 
 fn serve(state: Arc<Mutex<Jira>>) -> (String, std::thread::JoinHandle<()>, Arc<tiny_http::Server>) {
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    serve_on(state, 0)
+}
+
+fn serve_on(
+    state: Arc<Mutex<Jira>>,
+    port: u16,
+) -> (String, std::thread::JoinHandle<()>, Arc<tiny_http::Server>) {
+    let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).unwrap());
     let port = server.server_addr().to_ip().unwrap().port();
     let s = server.clone();
     let handle = std::thread::spawn(move || {
@@ -64,11 +73,19 @@ fn serve(state: Arc<Mutex<Jira>>) -> (String, std::thread::JoinHandle<()>, Arc<t
                 let f = &v["fields"];
                 let labels: Vec<String> = f["labels"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let ok = f["project"]["key"] == "GOV"
-                    && f["summary"].as_str().is_some_and(|s| !s.is_empty() && s.chars().count() <= 255)
-                    && labels.iter().any(|l| l.starts_with("goodhart-") && l.len() == "goodhart-".len() + 16)
+                    && f["summary"]
+                        .as_str()
+                        .is_some_and(|s| !s.is_empty() && s.chars().count() <= 255)
+                    && labels
+                        .iter()
+                        .any(|l| l.starts_with("goodhart-") && l.len() == "goodhart-".len() + 16)
                     && is_adf(&f["description"])
                     && f["priority"]["name"].is_string();
                 if ok {
@@ -97,7 +114,11 @@ fn serve(state: Arc<Mutex<Jira>>) -> (String, std::thread::JoinHandle<()>, Arc<t
             drop(st);
             let r = tiny_http::Response::from_string(resp.to_string())
                 .with_status_code(code)
-                .with_header("Content-Type: application/json".parse::<tiny_http::Header>().unwrap());
+                .with_header(
+                    "Content-Type: application/json"
+                        .parse::<tiny_http::Header>()
+                        .unwrap(),
+                );
             let _ = req.respond(r);
         }
     });
@@ -159,8 +180,17 @@ fn first_night_creates_one_ticket_per_alert_second_night_comments() {
         // Every alert's fingerprint label is on exactly one ticket, and the ticket key is recorded.
         for a in &alerts {
             let label = format!("goodhart-{}", a["fingerprint"].as_str().unwrap());
-            assert_eq!(j.issues.iter().filter(|(_, l, _)| l.contains(&label)).count(), 1);
-            assert!(a["ticket"].as_str().is_some_and(|t| t.starts_with("GOV-")), "{a}");
+            assert_eq!(
+                j.issues
+                    .iter()
+                    .filter(|(_, l, _)| l.contains(&label))
+                    .count(),
+                1
+            );
+            assert!(
+                a["ticket"].as_str().is_some_and(|t| t.starts_with("GOV-")),
+                "{a}"
+            );
         }
     }
     // Credentials never reach the outputs or the logs.
@@ -169,8 +199,16 @@ fn first_night_creates_one_ticket_per_alert_second_night_comments() {
     let second = scan_into_jira(&cfg, &out, &state, &NEXT_NIGHT);
     assert_eq!(code(&second), 0, "{}", stderr(&second));
     let j = jira.lock().unwrap();
-    assert_eq!(j.issues.len(), alerts.len(), "no new ticket on the second night");
-    assert_eq!(j.comments.len(), alerts.len(), "each ongoing alert comments on its ticket");
+    assert_eq!(
+        j.issues.len(),
+        alerts.len(),
+        "no new ticket on the second night"
+    );
+    assert_eq!(
+        j.comments.len(),
+        alerts.len(),
+        "each ongoing alert comments on its ticket"
+    );
     server.unblock();
 }
 
@@ -184,8 +222,10 @@ fn pseudonymised_tickets_name_nobody_until_whois() {
     let first = scan_into_jira(&cfg, &out, &state, &[]);
     assert_eq!(code(&first), 0, "{}", stderr(&first));
     let alerts = read_alerts(&out.join("alerts.jsonl"));
-    let users: std::collections::BTreeSet<String> =
-        alerts.iter().map(|a| a["user_id"].as_str().unwrap().to_string()).collect();
+    let users: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .map(|a| a["user_id"].as_str().unwrap().to_string())
+        .collect();
     let j = jira.lock().unwrap();
     assert_eq!(j.issues.len(), alerts.len());
     let mut resolved = std::collections::BTreeSet::new();
@@ -207,7 +247,74 @@ fn pseudonymised_tickets_name_nobody_until_whois() {
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         resolved.insert(stdout(&out).trim().to_string());
     }
-    assert_eq!(resolved, users, "every alerted user is behind exactly one pseudonymous ticket");
+    assert_eq!(
+        resolved, users,
+        "every alerted user is behind exactly one pseudonymous ticket"
+    );
     drop(j);
+    server.unblock();
+}
+
+#[test]
+fn jira_down_leaves_deliveries_pending_and_the_next_night_sends_them_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port with nothing listening: bind, learn it, close it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let cfg = config(dir.path(), &base, false);
+    let (out, state) = (dir.path().join("out"), dir.path().join("state"));
+
+    let down = scan_into_jira(&cfg, &out, &state, &["--format", "json"]);
+    assert_eq!(
+        code(&down),
+        0,
+        "a sink being down is not a failed scan: {}",
+        stderr(&down)
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&down)).unwrap();
+    let alerts = read_alerts(&out.join("alerts.jsonl")).len() as u64;
+    assert!(alerts > 0);
+    assert_eq!(v["delivery"]["sent"], 0);
+    assert_eq!(
+        v["delivery"]["pending"].as_u64().unwrap(),
+        alerts,
+        "every delivery still pending"
+    );
+
+    let jira = Arc::new(Mutex::new(Jira::default()));
+    let (_, _h, server) = serve_on(jira.clone(), port);
+    let up = scan_into_jira(&cfg, &out, &state, &NEXT_NIGHT);
+    assert_eq!(code(&up), 0, "{}", stderr(&up));
+    {
+        let j = jira.lock().unwrap();
+        assert_eq!(
+            j.issues.len() as u64,
+            alerts,
+            "each pending alert delivered exactly once"
+        );
+        let mut labels: Vec<&String> = j
+            .issues
+            .iter()
+            .flat_map(|(_, l, _)| l)
+            .filter(|l| l.starts_with("goodhart-"))
+            .collect();
+        labels.sort();
+        let n = labels.len();
+        labels.dedup();
+        assert_eq!(labels.len(), n, "no duplicate ticket");
+    }
+    // A third night: nothing pending any more, so no new ticket.
+    let again = scan_into_jira(
+        &cfg,
+        &out,
+        &state,
+        &["--as-of", "2026-10-17", "--window", "17d"],
+    );
+    assert_eq!(code(&again), 0);
+    assert_eq!(jira.lock().unwrap().issues.len() as u64, alerts);
     server.unblock();
 }

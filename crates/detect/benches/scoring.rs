@@ -119,11 +119,11 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     let (users, sessions) = tables(8000, 200_000, true);
     g.bench_function("8000 users, 200k sessions, roster teams", |b| {
-        b.iter(|| black_box(score(&users, &sessions, &opts).unwrap()))
+        b.iter(|| black_box(score(&users, &sessions, &opts).unwrap()));
     });
     let (users, sessions) = tables(8000, 200_000, false);
     g.bench_function("8000 users, 200k sessions, behavioural cohorts", |b| {
-        b.iter(|| black_box(score(&users, &sessions, &opts).unwrap()))
+        b.iter(|| black_box(score(&users, &sessions, &opts).unwrap()));
     });
     g.finish();
 }

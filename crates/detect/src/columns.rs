@@ -35,6 +35,35 @@ pub(crate) fn strings(
         .collect()
 }
 
+/// A required string column cast to Utf8 (nulls rejected), for borrowing
+/// `&str` values without one allocation per row.
+pub(crate) fn utf8(batch: &RecordBatch, table: &str, name: &str) -> Result<ArrayRef, DetectError> {
+    let col = find(batch, name).ok_or_else(|| DetectError::MissingColumn {
+        table: table.to_string(),
+        column: name.to_string(),
+    })?;
+    let arr = cast(col, &DataType::Utf8).map_err(|e| DetectError::ColumnType {
+        table: table.to_string(),
+        column: name.to_string(),
+        expected: "a string (Utf8) column",
+        found: format!("{} ({e})", col.data_type()),
+    })?;
+    if let Some(row) = (0..arr.len()).find(|&i| arr.is_null(i)) {
+        return Err(DetectError::NullValue {
+            table: table.to_string(),
+            column: name.to_string(),
+            row,
+        });
+    }
+    Ok(arr)
+}
+
+/// The values of a [`utf8`] array.
+pub(crate) fn str_values(arr: &ArrayRef) -> Vec<&str> {
+    let a = arr.as_string::<i32>();
+    (0..a.len()).map(|i| a.value(i)).collect()
+}
+
 /// An optional string column: `None` when absent, per-row `None` for nulls.
 pub(crate) fn opt_strings(
     batch: &RecordBatch,

@@ -69,9 +69,6 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// `FEATURE_THRESHOLD` in `_splitter.pyx`).
 const FEATURE_THRESHOLD: f64 = 1e-7;
 
-/// Marker in [`Node::feature`] for a leaf.
-const LEAF: u32 = u32::MAX;
-
 /// Rows scored per rayon task; each task walks every tree over its rows so a tree stays in cache.
 const SCORE_CHUNK: usize = 512;
 
@@ -400,14 +397,15 @@ impl<D: Data<Elem = f64>, T> Fit<ArrayBase<D, Ix2>, T, OutlierError>
 }
 
 /// One tree node, in a flat pre-order arena: the left child of an internal node at index `i` is
-/// `i + 1`, the right child is `right`.
+/// `i + 1`, the right child is `right`. A leaf points to itself (`right == i`) with a NaN
+/// threshold (its path length lives in `Tree::path`).
 #[derive(Debug, Clone, Copy)]
 struct Node {
-    /// Split threshold (internal node) or the path length `depth + c(leaf size)` (leaf).
-    value: f64,
-    /// Global feature index, or [`LEAF`].
+    /// Split threshold; NaN for a leaf.
+    threshold: f64,
+    /// Global feature index (0 for a leaf).
     feature: u32,
-    /// Index of the right child (internal nodes only).
+    /// Index of the right child; the node's own index for a leaf.
     right: u32,
 }
 
@@ -415,23 +413,28 @@ struct Node {
 #[derive(Debug, Clone)]
 struct Tree {
     nodes: Vec<Node>,
+    /// `path[i]` = `depth + c(leaf size)` when node `i` is a leaf (0 for internal nodes).
+    path: Vec<f64>,
 }
 
 impl Tree {
     #[inline]
+    fn step(&self, i: usize, row: &[f64]) -> usize {
+        let node = self.nodes[i];
+        let right = node.right as usize;
+        // Branch-free select of `i + 1` (x <= threshold) or `right`: the comparison is a coin
+        // flip for the branch predictor, and a mispredict costs more than the arithmetic.
+        let left_mask = ((row[node.feature as usize] <= node.threshold) as usize).wrapping_neg();
+        right ^ ((right ^ (i + 1)) & left_mask)
+    }
+
+    #[inline]
     fn path_length(&self, row: &[f64]) -> f64 {
         let mut i = 0usize;
-        loop {
-            let node = self.nodes[i];
-            if node.feature == LEAF {
-                return node.value;
-            }
-            i = if row[node.feature as usize] <= node.value {
-                i + 1
-            } else {
-                node.right as usize
-            };
+        while self.nodes[i].right as usize != i {
+            i = self.step(i, row);
         }
+        self.path[i]
     }
 }
 
@@ -443,6 +446,7 @@ struct Builder<'a> {
     features: Vec<u32>,
     height_limit: usize,
     nodes: Vec<Node>,
+    path: Vec<f64>,
     candidates: Vec<usize>,
     rng: &'a mut ChaCha8Rng,
 }
@@ -479,21 +483,27 @@ fn build_tree(
         features,
         height_limit,
         nodes: Vec::with_capacity(2 * m),
+        path: Vec::with_capacity(2 * m),
         candidates: Vec::with_capacity(k),
         rng,
     };
     let mut idx: Vec<u32> = (0..m as u32).collect();
     b.grow(&mut idx, 0);
-    Tree { nodes: b.nodes }
+    Tree {
+        nodes: b.nodes,
+        path: b.path,
+    }
 }
 
 impl Builder<'_> {
     fn leaf(&mut self, size: usize, depth: usize) {
+        let me = self.nodes.len();
         self.nodes.push(Node {
-            value: depth as f64 + average_path_length(size),
-            feature: LEAF,
-            right: 0,
+            threshold: f64::NAN,
+            feature: 0,
+            right: me as u32,
         });
+        self.path.push(depth as f64 + average_path_length(size));
     }
 
     fn grow(&mut self, idx: &mut [u32], depth: usize) {
@@ -543,10 +553,11 @@ impl Builder<'_> {
         }
         let me = self.nodes.len();
         self.nodes.push(Node {
-            value: threshold,
+            threshold,
             feature: self.features[lf],
             right: 0,
         });
+        self.path.push(0.0);
         let (l, r) = idx.split_at_mut(left);
         self.grow(l, depth + 1);
         self.nodes[me].right = self.nodes.len() as u32;

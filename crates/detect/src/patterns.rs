@@ -24,6 +24,7 @@ use linfa::dataset::DatasetBase;
 use linfa::traits::{Fit, Predict};
 use linfa::ParamGuard;
 use ndarray::{Array1, Array2, ArrayView1};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Cohort id meaning "the whole organisation" in a [`PatternModel`]'s targets.
@@ -71,8 +72,6 @@ impl Unit {
             Unit::Ratio => {
                 if v.abs() >= 100.0 {
                     format!("{:.0}", v)
-                } else if v.abs() >= 10.0 {
-                    format!("{:.1}", v)
                 } else if v.abs() >= 1.0 {
                     format!("{:.1}", v)
                 } else {
@@ -488,6 +487,7 @@ pub struct PatternParams(ValidPatternParams);
 pub struct ValidPatternParams {
     features: Vec<FeatureSpec>,
     secondary_weight: f64,
+    percentiles: bool,
 }
 
 impl PatternParams {
@@ -496,7 +496,16 @@ impl PatternParams {
         PatternParams(ValidPatternParams {
             features,
             secondary_weight: 0.3,
+            percentiles: true,
         })
+    }
+
+    /// Whether baselines keep their sorted values for
+    /// [`Baseline::percentile`] (default true; large tables whose
+    /// percentiles are never reported turn it off and learn in linear time).
+    pub fn percentiles(mut self, keep: bool) -> PatternParams {
+        self.0.percentiles = keep;
+        self
     }
 
     /// Weight of the 2nd, 3rd, ... strongest feature (geometric).
@@ -588,7 +597,20 @@ impl ValidPatternParams {
                     .map(|&r| values[[r, j]])
                     .filter(|v| v.is_finite())
                     .collect();
-                let raw_b = Baseline::learn(&raw, spec.min_spread)?;
+                let raw_b = if self.percentiles {
+                    Baseline::learn(&raw, spec.min_spread)?
+                } else {
+                    Baseline::learn_summary(&raw, spec.min_spread)?
+                };
+                let has_support = spec.prior_count > 0.0
+                    && cohort_rows.iter().any(|&r| values[[r, m + j]].is_finite());
+                if !has_support {
+                    // Nothing to shrink: the shrunk baseline is the raw one.
+                    return Some(FeatureBaseline {
+                        shrunk: raw_b.clone(),
+                        raw: raw_b,
+                    });
+                }
                 let shrunk: Vec<f64> = cohort_rows
                     .iter()
                     .filter(|&&r| values[[r, j]].is_finite())
@@ -601,7 +623,7 @@ impl ValidPatternParams {
                         )
                     })
                     .collect();
-                let shrunk_b = Baseline::learn(&shrunk, spec.min_spread)?;
+                let shrunk_b = Baseline::learn_summary(&shrunk, spec.min_spread)?;
                 Some(FeatureBaseline {
                     raw: raw_b,
                     shrunk: shrunk_b,
@@ -646,13 +668,20 @@ impl Fit<Array2<f64>, Array1<usize>, DetectError> for ValidPatternParams {
         // Rows with weight 0 are scored but not learned from.
         let all: Vec<usize> = (0..x.nrows()).filter(|&r| ds.weight_for(r) > 0.0).collect();
         let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = ids
-            .iter()
+            .par_iter()
             .map(|&c| {
                 let rows: Vec<usize> = all.iter().copied().filter(|&r| targets[r] == c).collect();
                 (c, self.learn(x, &rows))
             })
             .collect();
-        cohorts.push((ORGANISATION, self.learn(x, &all)));
+        // The organisation-wide baseline is the fallback: learned when some
+        // row is scored against it or some cohort lacks a feature.
+        let needed = ids.is_empty()
+            || all.iter().any(|&r| targets[r] == ORGANISATION)
+            || cohorts.iter().any(|c| c.1.iter().any(Option::is_none));
+        if needed {
+            cohorts.push((ORGANISATION, self.learn(x, &all)));
+        }
         Ok(PatternModel {
             features: self.features.clone(),
             secondary_weight: self.secondary_weight,
@@ -686,38 +715,58 @@ impl PatternModel {
         row: ArrayView1<'_, f64>,
         cohort: usize,
     ) -> Vec<FeatureEvidence> {
-        let m = self.features.len();
-        (0..m)
-            .map(|j| {
-                let spec = &self.features[j];
-                let x = row[j];
-                let b = self.baseline(cohort, j);
-                match (x.is_finite(), b) {
-                    (true, Some(b)) => {
-                        let s = shrink(x, row[m + j], b.raw.typical, spec.prior_count);
-                        let z = match spec.direction {
-                            Direction::HigherIsWorse => b.shrunk.z(s),
-                            Direction::LowerIsWorse => -b.shrunk.z(s),
-                        };
-                        let gate = spec.gate(s, b.raw.typical);
-                        FeatureEvidence {
-                            value: Some(x),
-                            shrunk: s,
-                            z,
-                            gate,
-                            evidence: z.max(0.0) * gate,
-                        }
-                    }
-                    _ => FeatureEvidence {
-                        value: None,
-                        shrunk: f64::NAN,
-                        z: 0.0,
-                        gate: 0.0,
-                        evidence: 0.0,
-                    },
-                }
-            })
+        (0..self.features.len())
+            .map(|j| self.evidence_of(j, row, cohort))
             .collect()
+    }
+
+    /// Evidence of feature `j` for one row.
+    fn evidence_of(&self, j: usize, row: ArrayView1<'_, f64>, cohort: usize) -> FeatureEvidence {
+        let m = self.features.len();
+        let spec = &self.features[j];
+        let x = row[j];
+        match (x.is_finite(), self.baseline(cohort, j)) {
+            (true, Some(b)) => {
+                let s = shrink(x, row[m + j], b.raw.typical, spec.prior_count);
+                let z = match spec.direction {
+                    Direction::HigherIsWorse => b.shrunk.z(s),
+                    Direction::LowerIsWorse => -b.shrunk.z(s),
+                };
+                let gate = spec.gate(s, b.raw.typical);
+                FeatureEvidence {
+                    value: Some(x),
+                    shrunk: s,
+                    z,
+                    gate,
+                    evidence: z.max(0.0) * gate,
+                }
+            }
+            _ => FeatureEvidence {
+                value: None,
+                shrunk: f64::NAN,
+                z: 0.0,
+                gate: 0.0,
+                evidence: 0.0,
+            },
+        }
+    }
+
+    /// The pattern strength of one row ([`PatternModel::strength`] of
+    /// [`PatternModel::feature_evidence`], without allocating for patterns
+    /// of up to 8 features).
+    pub fn row_strength(&self, row: ArrayView1<'_, f64>, cohort: usize) -> Option<f64> {
+        let m = self.features.len();
+        if m > 8 {
+            return self.strength(&self.feature_evidence(row, cohort));
+        }
+        let mut buf = [0.0f64; 8];
+        let mut any = false;
+        for (j, slot) in buf.iter_mut().enumerate().take(m) {
+            let e = self.evidence_of(j, row, cohort);
+            any |= e.value.is_some();
+            *slot = e.evidence;
+        }
+        any.then(|| decayed_sum(buf[..m].iter().copied(), self.secondary_weight))
     }
 
     /// Combines feature evidence into the pattern strength: evidence sorted
@@ -826,8 +875,10 @@ mod tests {
     #[test]
     fn cohort_baselines_are_separate_and_org_is_everyone() {
         // cohort 0 values around 1, cohort 1 around 10.
-        let v = [1.0, 1.1, 0.9, 1.0, 10.0, 11.0, 9.0, 10.0];
-        let c = [0, 0, 0, 0, 1, 1, 1, 1];
+        // (The last row, null, is scored against the organisation, so the
+        // organisation-wide baseline is learned.)
+        let v = [1.0, 1.1, 0.9, 1.0, 10.0, 11.0, 9.0, 10.0, f64::NAN];
+        let c = [0, 0, 0, 0, 1, 1, 1, 1, ORGANISATION];
         let model = PatternParams::new(vec![FeatureSpec::higher_rel("x", 2.0, Unit::Ratio)])
             .check()
             .unwrap()

@@ -65,6 +65,33 @@ pub fn median_sorted(sorted: &[f64]) -> f64 {
     quantile_sorted(sorted, 0.5)
 }
 
+/// Median of a non-empty slice by selection (O(n), reorders the slice);
+/// equals [`median_sorted`] of the sorted slice.
+pub fn median_unsorted(v: &mut [f64]) -> f64 {
+    let n = v.len();
+    let (_, &mut hi, _) = v.select_nth_unstable_by(n / 2, f64::total_cmp);
+    if n % 2 == 1 {
+        hi
+    } else {
+        // The lower middle is the largest value left of the upper one.
+        let lo = v[..n / 2].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (lo + hi) / 2.0
+    }
+}
+
+/// The values at the given ascending, distinct ranks (0-based) of `v`, by
+/// successive selection (`v` is reordered).
+fn order_stats(v: &mut [f64], ranks: &[usize]) -> Vec<(usize, f64)> {
+    let mut out = Vec::with_capacity(ranks.len());
+    let mut start = 0;
+    for &r in ranks {
+        let (_, x, _) = v[start..].select_nth_unstable_by(r - start, f64::total_cmp);
+        out.push((r, *x));
+        start = r;
+    }
+    out
+}
+
 /// The learned baseline of one feature in one cohort.
 ///
 /// `median`, `spread` are on the `slog1p` scale; `typical` and `p95` are
@@ -122,19 +149,59 @@ impl Baseline {
     /// assert!((b.z(1.0) - 2f64.ln() / 0.25).abs() < 1e-12);
     /// ```
     pub fn learn(values: &[f64], min_spread: f64) -> Option<Baseline> {
-        let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        if sorted.is_empty() {
+        Self::learn_impl(values, min_spread, true)
+    }
+
+    /// [`Baseline::learn`] without keeping the sorted values: quantiles by
+    /// selection (linear time), [`Baseline::percentile`] returns NaN. For
+    /// large tables (sessions) whose percentiles are never reported.
+    pub fn learn_summary(values: &[f64], min_spread: f64) -> Option<Baseline> {
+        Self::learn_impl(values, min_spread, false)
+    }
+
+    fn learn_impl(values: &[f64], min_spread: f64, keep_sorted: bool) -> Option<Baseline> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        if v.is_empty() {
             return None;
         }
-        sorted.sort_by(f64::total_cmp);
-        // slog1p is monotone, so the log-scale values are sorted too.
-        let logs: Vec<f64> = sorted.iter().map(|&v| slog1p(v)).collect();
-        let median = median_sorted(&logs);
-        let mut dev: Vec<f64> = logs.iter().map(|&l| (l - median).abs()).collect();
-        dev.sort_by(f64::total_cmp);
-        let mad_sigma = MAD_TO_SIGMA * median_sorted(&dev);
-        let decile_sigma =
-            (quantile_sorted(&logs, 0.9) - quantile_sorted(&logs, 0.1)) / P90_P10_TO_SIGMA;
+        let n = v.len();
+        // Order statistics at the ranks the type-7 quantiles need. slog1p is
+        // monotone, so log-scale quantiles use the same ranks.
+        const QS: [f64; 4] = [0.1, 0.5, 0.9, 0.95];
+        let mut ranks: Vec<usize> = QS
+            .iter()
+            .flat_map(|q| {
+                let pos = q * (n - 1) as f64;
+                [pos.floor() as usize, pos.ceil() as usize]
+            })
+            .collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        let stats: Vec<(usize, f64)> = if keep_sorted {
+            v.sort_unstable_by(f64::total_cmp);
+            ranks.iter().map(|&r| (r, v[r])).collect()
+        } else {
+            order_stats(&mut v, &ranks)
+        };
+        let at = |r: usize| {
+            stats[stats
+                .binary_search_by_key(&r, |s| s.0)
+                .expect("rank requested")]
+            .1
+        };
+        let quantile = |q: f64, f: &dyn Fn(f64) -> f64| {
+            let pos = q * (n - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            f(at(lo)) + (f(at(hi)) - f(at(lo))) * (pos - lo as f64)
+        };
+        let id = |x: f64| x;
+        let lg = |x: f64| slog1p(x);
+        let median = quantile(0.5, &lg);
+        let q10 = quantile(0.1, &lg);
+        let q90 = quantile(0.9, &lg);
+        let mut dev: Vec<f64> = v.iter().map(|&x| (slog1p(x) - median).abs()).collect();
+        let mad_sigma = MAD_TO_SIGMA * median_unsorted(&mut dev);
+        let decile_sigma = (q90 - q10) / P90_P10_TO_SIGMA;
         let floor = min_spread.max(1e-9);
         let (spread, spread_rule) = if mad_sigma > 1e-12 && mad_sigma >= floor {
             (mad_sigma, SpreadRule::Mad)
@@ -143,18 +210,16 @@ impl Baseline {
         } else {
             (floor, SpreadRule::Floor)
         };
-        let q90 = quantile_sorted(&logs, 0.9);
-        let q10 = quantile_sorted(&logs, 0.1);
         Some(Baseline {
-            n: sorted.len(),
+            n,
             median,
             spread,
             spread_rule,
             spread_up: spread.max((q90 - median) / P90_TO_SIGMA),
             spread_down: spread.max((median - q10) / P90_TO_SIGMA),
-            typical: median_sorted(&sorted),
-            p95: quantile_sorted(&sorted, 0.95),
-            sorted,
+            typical: quantile(0.5, &id),
+            p95: quantile(0.95, &id),
+            sorted: if keep_sorted { v } else { Vec::new() },
         })
     }
 
@@ -185,6 +250,9 @@ impl Baseline {
     /// assert_eq!(b.percentile(0.0), 0.0);
     /// ```
     pub fn percentile(&self, x: f64) -> f64 {
+        if self.sorted.is_empty() {
+            return f64::NAN;
+        }
         let below = self.sorted.partition_point(|&v| v < x);
         let upto = self.sorted.partition_point(|&v| v <= x);
         100.0 * (below as f64 + (upto - below) as f64 / 2.0) / self.sorted.len() as f64
@@ -244,6 +312,38 @@ mod tests {
         assert_eq!(b.z(1e9), Z_CLIP);
         assert_eq!(b.z(0.0), 0.0);
         assert_eq!(b.percentile(0.0), 50.0);
+    }
+
+    #[test]
+    fn summary_equals_full_baseline_but_percentiles() {
+        let v: Vec<f64> = (0..1000)
+            .map(|i| ((i * 7919) % 1013) as f64 / 17.0)
+            .collect();
+        for floor in [0.001, 0.5] {
+            let a = Baseline::learn(&v, floor).unwrap();
+            let b = Baseline::learn_summary(&v, floor).unwrap();
+            assert_eq!(
+                (a.median, a.spread, a.spread_up, a.spread_down),
+                (b.median, b.spread, b.spread_up, b.spread_down)
+            );
+            assert_eq!((a.typical, a.p95, a.n), (b.typical, b.p95, b.n));
+            assert!(b.percentile(1.0).is_nan());
+        }
+    }
+
+    #[test]
+    fn median_by_selection_matches_sorting() {
+        for v in [
+            vec![3.0],
+            vec![4.0, 1.0],
+            vec![5.0, 1.0, 3.0, 2.0],
+            vec![9.0, 1.0, 1.0, 7.0, 2.0],
+        ] {
+            let mut s = v.clone();
+            s.sort_by(f64::total_cmp);
+            let mut w = v.clone();
+            assert_eq!(median_unsorted(&mut w), median_sorted(&s), "{v:?}");
+        }
     }
 
     #[test]

@@ -138,6 +138,7 @@ fn sorted_f64(
         .map(|v| order.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect()))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_pattern(
     batch: &RecordBatch,
     table: &str,
@@ -145,6 +146,7 @@ fn run_pattern(
     order: &[usize],
     cohort_ids: &[usize],
     learn_from: Option<&[bool]>,
+    detailed: bool,
     secondary_weight: f64,
 ) -> Result<PatternRun, DetectError> {
     let n = order.len();
@@ -175,14 +177,26 @@ fn run_pattern(
         ds = ds.with_weights(mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect());
     }
     let model = PatternParams::new(features.to_vec())
+        .percentiles(detailed)
         .secondary_weight(secondary_weight)
         .check()?
         .fit(&ds)?;
-    let evidence: Vec<Vec<FeatureEvidence>> = (0..n)
-        .into_par_iter()
-        .map(|r| model.feature_evidence(ds.records().row(r), cohort_ids[r]))
-        .collect();
-    let strength = evidence.iter().map(|e| model.strength(e)).collect();
+    // Per-feature evidence is kept for explanations (users); large tables
+    // (sessions) only keep the strength.
+    let (evidence, strength): (Vec<Vec<FeatureEvidence>>, Vec<Option<f64>>) = if detailed {
+        let evidence: Vec<Vec<FeatureEvidence>> = (0..n)
+            .into_par_iter()
+            .map(|r| model.feature_evidence(ds.records().row(r), cohort_ids[r]))
+            .collect();
+        let strength = evidence.iter().map(|e| model.strength(e)).collect();
+        (evidence, strength)
+    } else {
+        let strength = (0..n)
+            .into_par_iter()
+            .map(|r| model.row_strength(ds.records().row(r), cohort_ids[r]))
+            .collect();
+        (Vec::new(), strength)
+    };
     Ok(PatternRun {
         model: Some(model),
         missing,
@@ -234,24 +248,12 @@ pub fn score(
                 &order,
                 &cohorts.ids,
                 learn_from.as_deref(),
+                true,
                 opts.secondary_weight,
             )
         })
         .collect::<Result<_, _>>()?;
-    for (p, run) in opts.patterns.iter().zip(user_runs.iter_mut()) {
-        let required = match &p.requires {
-            Some((c, t)) => sorted_f64(users, USERS, c, &order)?.map(|v| (v, *t)),
-            None => None,
-        };
-        for (u, s) in run.strength.iter_mut().enumerate() {
-            if let Some(v) = s {
-                *v *= p.weight
-                    * required
-                        .as_ref()
-                        .map_or(1.0, |(col, t)| requirement_gate(col[u], *t));
-            }
-        }
-    }
+    apply_weights(users, &order, opts, &mut user_runs)?;
 
     // ---- multivariate support ------------------------------------------
     let mv = if opts.multivariate {
@@ -261,18 +263,20 @@ pub fn score(
     };
 
     // ---- sessions ------------------------------------------------------
-    let s_ids = columns::strings(sessions, SESSIONS, "session_id")?;
-    let s_users = columns::strings(sessions, SESSIONS, "user_id")?;
+    let s_id_arr = columns::utf8(sessions, SESSIONS, "session_id")?;
+    let s_user_arr = columns::utf8(sessions, SESSIONS, "user_id")?;
+    let s_ids = columns::str_values(&s_id_arr);
+    let s_users = columns::str_values(&s_user_arr);
     let ns = s_ids.len();
     let mut s_order: Vec<usize> = (0..ns).collect();
     s_order.sort_by(|&a, &b| {
         s_users[a]
-            .cmp(&s_users[b])
-            .then_with(|| s_ids[a].cmp(&s_ids[b]))
+            .cmp(s_users[b])
+            .then_with(|| s_ids[a].cmp(s_ids[b]))
     });
     let s_user_idx: Vec<Option<usize>> = s_order
         .iter()
-        .map(|&i| ids.binary_search(&s_users[i].as_str()).ok())
+        .map(|&i| ids.binary_search(&s_users[i]).ok())
         .collect();
     let s_cohort: Vec<usize> = s_user_idx
         .iter()
@@ -295,6 +299,7 @@ pub fn score(
                     &s_order,
                     &s_cohort,
                     s_learn.as_deref(),
+                    false,
                     opts.secondary_weight,
                 )?;
                 for v in run.strength.iter_mut().flatten() {
@@ -374,19 +379,42 @@ pub fn score(
             .total_cmp(&explanations[a].score)
             .then(ids[a].cmp(ids[b]))
     });
-    let mut explanations = explanations;
-    let explanations = {
-        let mut slots: Vec<Option<UserExplanation>> = explanations.drain(..).map(Some).collect();
-        rank.iter()
-            .map(|&u| slots[u].take().expect("each user once"))
-            .collect()
-    };
+    let mut slots: Vec<Option<UserExplanation>> = explanations.into_iter().map(Some).collect();
+    let explanations = rank
+        .iter()
+        .map(|&u| slots[u].take().expect("each user once"))
+        .collect();
     Ok(Scores {
         users: users_out,
         sessions: sessions_out,
         explanations,
         cohort_method: cohorts.method.to_string(),
     })
+}
+
+/// Multiplies user-level pattern strengths by the pattern's `weight` and
+/// its `requires` gate.
+fn apply_weights(
+    users: &RecordBatch,
+    order: &[usize],
+    opts: &ScoreOptions,
+    runs: &mut [PatternRun],
+) -> Result<(), DetectError> {
+    for (p, run) in opts.patterns.iter().zip(runs.iter_mut()) {
+        let required = match &p.requires {
+            Some((c, t)) => sorted_f64(users, USERS, c, order)?.map(|v| (v, *t)),
+            None => None,
+        };
+        for (u, s) in run.strength.iter_mut().enumerate() {
+            if let Some(v) = s {
+                *v *= p.weight
+                    * required
+                        .as_ref()
+                        .map_or(1.0, |(col, t)| requirement_gate(col[u], *t));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Ramp from 0 at half the threshold to 1 at the threshold; null is 0.
@@ -443,7 +471,7 @@ fn make_cohorts(
     // Learn the groups from the unremarkable users only: score everybody
     // against the whole organisation first and leave out whoever fires.
     let org = vec![ORGANISATION; n];
-    let runs: Vec<PatternRun> = opts
+    let mut runs: Vec<PatternRun> = opts
         .patterns
         .par_iter()
         .map(|p| {
@@ -454,10 +482,12 @@ fn make_cohorts(
                 order,
                 &org,
                 None,
+                false,
                 opts.secondary_weight,
             )
         })
         .collect::<Result<_, _>>()?;
+    apply_weights(users, order, opts, &mut runs)?;
     let fit_rows: Vec<bool> = (0..n)
         .map(|u| {
             decayed_sum(
@@ -512,7 +542,7 @@ fn multivariate(
     let iforest = forest.score(&x.view()).to_vec();
     let ecod = Ecod::fit(&x.view())?.score(&x.view()).to_vec();
     let zs = |s: &[f64]| -> Vec<f64> {
-        match Baseline::learn(s, 0.01) {
+        match Baseline::learn_summary(s, 0.01) {
             Some(b) => s.iter().map(|&v| b.z(v)).collect(),
             None => vec![0.0; s.len()],
         }
@@ -539,6 +569,7 @@ fn rank_column(
     x.column_mut(0).assign(&Array1::from(v.clone()));
     let ds = DatasetBase::new(x, Array1::from(s_cohort.to_vec()));
     let model = PatternParams::new(vec![FeatureSpec::higher(col, 0.0, p.session_rank_unit)])
+        .percentiles(false)
         .check()?
         .fit(&ds)?;
     Ok(Some((v, model)))
@@ -555,7 +586,7 @@ fn explain_user(
     by_user: &[Vec<usize>],
     rank_runs: &[Option<(Vec<f64>, PatternModel)>],
     s_order: &[usize],
-    s_ids: &[String],
+    s_ids: &[&str],
 ) -> UserExplanation {
     let cohort = cohorts.ids[u];
     let mut not_evaluated = Vec::new();
@@ -637,7 +668,7 @@ fn explain_pattern(
     sessions: &[usize],
     rank: Option<&(Vec<f64>, PatternModel)>,
     s_order: &[usize],
-    s_ids: &[String],
+    s_ids: &[&str],
     opts: &ScoreOptions,
 ) -> Explanation {
     let model = run.model.as_ref().expect("evaluated pattern has a model");
@@ -671,7 +702,7 @@ fn explain_pattern(
         let mut cand: Vec<(f64, &str)> = sessions
             .iter()
             .filter(|&&k| vals[k].is_finite() && vals[k] > 0.0)
-            .map(|&k| (vals[k], s_ids[s_order[k]].as_str()))
+            .map(|&k| (vals[k], s_ids[s_order[k]]))
             .collect();
         cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         cand.truncate(opts.top_sessions);
@@ -826,8 +857,8 @@ fn append_input(
 fn session_table(
     sessions: &RecordBatch,
     s_order: &[usize],
-    s_ids: &[String],
-    s_users: &[String],
+    s_ids: &[&str],
+    s_users: &[&str],
     s_cohort: &[usize],
     cohorts: &Cohorts,
     scores: &[(f64, Vec<&str>)],
@@ -847,13 +878,13 @@ fn session_table(
     push(
         Field::new("session_id", DataType::Utf8, false),
         Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&k| s_ids[s_order[k]].as_str()),
+            rank.iter().map(|&k| s_ids[s_order[k]]),
         )),
     );
     push(
         Field::new("user_id", DataType::Utf8, false),
         Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&k| s_users[s_order[k]].as_str()),
+            rank.iter().map(|&k| s_users[s_order[k]]),
         )),
     );
     push(

@@ -59,9 +59,9 @@
 //! }
 //! ```
 
-use crate::ecod::Ecod;
+use crate::ecod::{Ecod, Tail};
 use crate::iforest::{IsolationForestParams, OutlierError};
-use arrow::array::{Array, ArrayRef, Float64Array, UInt64Array};
+use arrow::array::{Array, ArrayRef, Float64Array, StringArray, UInt64Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
@@ -261,6 +261,68 @@ pub fn score_table(
         RecordBatch::try_new(Arc::new(schema), vec![row_index, score])
             .expect("two equal-length non-null columns match the schema"),
     )
+}
+
+/// ECOD scores with a per-row explanation, for reviewers: [`ROW_INDEX_COLUMN`], [`SCORE_COLUMN`]
+/// (identical to [`score_table`] with [`Method::Ecod`]), then `top_feature` (Utf8: the column
+/// contributing most to the score), `top_side` (`left` = unusually small, `right` = unusually
+/// large, `both` = zero-skew feature, see [`crate::ecod`]) and `top_share` (Float64 in `[0, 1]`:
+/// that column's fraction of the score; 0 when the score is 0). Ties go to the earlier column.
+pub fn ecod_explain_table(
+    batches: &[RecordBatch],
+    columns: Option<&[String]>,
+) -> Result<RecordBatch, OutlierError> {
+    let (x, used) = table_to_matrix(batches, columns)?;
+    let view = x.view();
+    let contributions = Ecod::fit(&view)?.explain_rows(&view);
+    let n = x.nrows();
+    let (mut score, mut top_feature, mut top_side, mut top_share) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for row in &contributions {
+        // Sum in feature order so the score is bit-identical to `Ecod::score`.
+        let mut by_feature = vec![0.0; used.len()];
+        for c in row {
+            by_feature[c.feature] = c.neg_log_p;
+        }
+        let total: f64 = by_feature.iter().sum();
+        let top = &row[0];
+        score.push(total);
+        top_feature.push(used[top.feature].clone());
+        top_side.push(match top.side {
+            Tail::Left => "left",
+            Tail::Right => "right",
+            Tail::Both => "both",
+        });
+        top_share.push(if total > 0.0 {
+            top.neg_log_p / total
+        } else {
+            0.0
+        });
+    }
+    let mut metadata = HashMap::new();
+    metadata.insert("goodhart.method".to_string(), "ecod".to_string());
+    metadata.insert("goodhart.columns".to_string(), used.join(","));
+    let schema = Schema::new(vec![
+        Field::new(ROW_INDEX_COLUMN, DataType::UInt64, false),
+        Field::new(SCORE_COLUMN, DataType::Float64, false),
+        Field::new("top_feature", DataType::Utf8, false),
+        Field::new("top_side", DataType::Utf8, false),
+        Field::new("top_share", DataType::Float64, false),
+    ])
+    .with_metadata(metadata);
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values(0..n as u64)),
+        Arc::new(Float64Array::from(score)),
+        Arc::new(StringArray::from(top_feature)),
+        Arc::new(StringArray::from(top_side)),
+        Arc::new(Float64Array::from(top_share)),
+    ];
+    Ok(RecordBatch::try_new(Arc::new(schema), arrays)
+        .expect("equal-length non-null columns match the schema"))
 }
 
 fn check_metric_input(
@@ -491,6 +553,32 @@ mod tests {
             .unwrap();
         // 50 is the unique maximum of 5 values: F_r = 1/5, skew > 0 -> score ln 5.
         assert!((s.value(4) - 5f64.ln()).abs() < 1e-12);
+        let explained = ecod_explain_table(std::slice::from_ref(&b), None).unwrap();
+        let es = explained
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(es.values(), s.values());
+        let feat = explained
+            .column(2)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let side = explained
+            .column(3)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        let share = explained
+            .column(4)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap();
+        assert_eq!(
+            (feat.value(4), side.value(4), share.value(4)),
+            ("a", "right", 1.0)
+        );
         let out = score_table(&[b], None, Method::IsolationForest { seed: 9 }).unwrap();
         assert_eq!(out.schema().metadata()["goodhart.seed"], "9");
         assert!(Method::parse("IForest", 3).unwrap() == Method::IsolationForest { seed: 3 });

@@ -270,7 +270,10 @@ impl Config {
 
     /// Finds the configuration: `explicit`, else `goodhart.toml` in `dataset_dir`,
     /// else `./goodhart.toml`, else the defaults.
-    pub fn discover(explicit: Option<&Path>, dataset_dir: Option<&Path>) -> Result<LoadedConfig, Error> {
+    pub fn discover(
+        explicit: Option<&Path>,
+        dataset_dir: Option<&Path>,
+    ) -> Result<LoadedConfig, Error> {
         if let Some(p) = explicit {
             return Config::load(p);
         }
@@ -311,28 +314,36 @@ impl Config {
     }
 
     /// Feature settings for a window ending on `as_of`.
-    pub fn feature_options(&self, as_of: Option<NaiveDate>, window_days: u32) -> Result<FeatureOptions, String> {
+    pub fn feature_options(
+        &self,
+        as_of: Option<NaiveDate>,
+        window_days: u32,
+    ) -> Result<FeatureOptions, String> {
         let f = &self.features;
-        let weekday = f
-            .snapshot_weekday
-            .parse::<Weekday>()
-            .map_err(|_| format!("snapshot_weekday {:?} is not a weekday; write mon … sun", f.snapshot_weekday))?;
+        let weekday = f.snapshot_weekday.parse::<Weekday>().map_err(|_| {
+            format!(
+                "snapshot_weekday {:?} is not a weekday; write mon … sun",
+                f.snapshot_weekday
+            )
+        })?;
         let time = NaiveTime::parse_from_str(&f.snapshot_time, "%H:%M")
             .map_err(|_| format!("snapshot_time {:?} is not HH:MM (UTC)", f.snapshot_time))?;
-        let mut o = FeatureOptions::default();
-        o.as_of = as_of;
-        o.window_days = window_days;
-        o.snapshot = Snapshot {
-            weekday,
-            hour: chrono::Timelike::hour(&time),
-            minute: chrono::Timelike::minute(&time),
-            lead_hours: f.sprint_hours,
+        let o = FeatureOptions {
+            as_of,
+            window_days,
+            snapshot: Snapshot {
+                weekday,
+                hour: chrono::Timelike::hour(&time),
+                minute: chrono::Timelike::minute(&time),
+                lead_hours: f.sprint_hours,
+            },
+            premium_models: f.premium_models.clone(),
+            common_prompt_min_users: f.common_prompt_min_users,
+            common_prompt_user_share: f.common_prompt_user_share,
+            cache_ttl_minutes: f.cache_ttl_minutes,
+            idle_gap_minutes: f.idle_gap_minutes,
+            ..FeatureOptions::default()
         };
-        o.premium_models = f.premium_models.clone();
-        o.common_prompt_min_users = f.common_prompt_min_users;
-        o.common_prompt_user_share = f.common_prompt_user_share;
-        o.cache_ttl_minutes = f.cache_ttl_minutes;
-        o.idle_gap_minutes = f.idle_gap_minutes;
         o.validate().map_err(|e| e.to_string())?;
         Ok(o)
     }
@@ -395,9 +406,11 @@ mod tests {
     fn bad_values_name_the_setting() {
         let e = Config::from_toml("[scan]\nwindow = \"2w\"\n", "g.toml").unwrap_err();
         assert!(e.to_string().contains("[scan] window"), "{e}");
-        let e = Config::from_toml("[features]\nsnapshot_weekday = \"someday\"\n", "g.toml").unwrap_err();
+        let e = Config::from_toml("[features]\nsnapshot_weekday = \"someday\"\n", "g.toml")
+            .unwrap_err();
         assert!(e.to_string().contains("snapshot_weekday"), "{e}");
-        let e = Config::from_toml("[scoring]\nalert_severity = \"severe\"\n", "g.toml").unwrap_err();
+        let e =
+            Config::from_toml("[scoring]\nalert_severity = \"severe\"\n", "g.toml").unwrap_err();
         assert!(e.to_string().contains("alert_severity"), "{e}");
     }
 }

@@ -68,7 +68,9 @@ impl Error {
                     | I::Schema(_)
                     | I::InvalidOption { .. }
             ),
-            Error::Features(e) => matches!(e, goodhart_features::FeatureError::InvalidOption { .. }),
+            Error::Features(e) => {
+                matches!(e, goodhart_features::FeatureError::InvalidOption { .. })
+            }
             Error::Detect(e) => !matches!(
                 e,
                 goodhart_detect::DetectError::Arrow(_) | goodhart_detect::DetectError::Model(_)

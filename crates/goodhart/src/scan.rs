@@ -165,7 +165,11 @@ pub fn features(
 /// Scores users and sessions (cohorts, pattern detectors, multivariate
 /// detectors, explanations).
 pub fn score(features: &Features, opts: &ScoreOptions) -> Result<Scores, Error> {
-    Ok(goodhart_detect::score(&features.users, &features.sessions, opts)?)
+    Ok(goodhart_detect::score(
+        &features.users,
+        &features.sessions,
+        opts,
+    )?)
 }
 
 /// Pattern key of alerts raised by the multivariate detectors alone.
@@ -206,7 +210,11 @@ fn candidate(u: &UserExplanation, window: Window) -> AlertCandidate {
         user_id: u.user_id.clone(),
         cohort: u.cohort.clone(),
         pattern,
-        severity: u.severity.as_str().parse().unwrap_or(goodhart_alerts::Severity::High),
+        severity: u
+            .severity
+            .as_str()
+            .parse()
+            .unwrap_or(goodhart_alerts::Severity::High),
         score: u.score,
         window: goodhart_alerts::Window {
             start: window.first_day(),
@@ -389,7 +397,11 @@ impl std::fmt::Debug for Hooks<'_> {
 /// `session_scores.parquet`, `alerts.jsonl`, `summary.json`, `report.html`, and
 /// `quarantine.parquet` when rows were set aside (a stale one from an earlier run is
 /// removed otherwise).
-pub fn scan(dataset: &Dataset, opts: &ScanOptions, hooks: &Hooks<'_>) -> Result<ScanOutcome, Error> {
+pub fn scan(
+    dataset: &Dataset,
+    opts: &ScanOptions,
+    hooks: &Hooks<'_>,
+) -> Result<ScanOutcome, Error> {
     let cfg = &opts.config.config;
     let stage = |s: &str| {
         if let Some(f) = hooks.stage {
@@ -397,11 +409,10 @@ pub fn scan(dataset: &Dataset, opts: &ScanOptions, hooks: &Hooks<'_>) -> Result<
         }
     };
     let bad_cfg = |m: String| Error::Config {
-        file: opts
-            .config
-            .path
-            .as_ref()
-            .map_or_else(|| "built-in configuration".to_string(), |p| p.display().to_string()),
+        file: opts.config.path.as_ref().map_or_else(
+            || "built-in configuration".to_string(),
+            |p| p.display().to_string(),
+        ),
         message: m,
     };
     let fopts = cfg
@@ -437,19 +448,27 @@ pub fn scan(dataset: &Dataset, opts: &ScanOptions, hooks: &Hooks<'_>) -> Result<
     let mut outputs = Vec::new();
     let out = |name: &str| opts.out_dir.join(name);
 
-    goodhart_io::write_parquet_atomic(&out("user_scores.parquet"), scores.users.schema(), &[scores.users.clone()])?;
+    goodhart_io::write_parquet_atomic(
+        &out("user_scores.parquet"),
+        scores.users.schema(),
+        std::slice::from_ref(&scores.users),
+    )?;
     outputs.push(out("user_scores.parquet"));
     goodhart_io::write_parquet_atomic(
         &out("session_scores.parquet"),
         scores.sessions.schema(),
-        &[scores.sessions.clone()],
+        std::slice::from_ref(&scores.sessions),
     )?;
     outputs.push(out("session_scores.parquet"));
     goodhart_alerts::write_jsonl(out("alerts.jsonl"), &reconciled.alerts)?;
     outputs.push(out("alerts.jsonl"));
     let quarantine_path = out("quarantine.parquet");
     if run.ingest.counts.rows_quarantined > 0 {
-        goodhart_io::write_parquet_atomic(&quarantine_path, goodhart_schema::quarantine_schema(), &run.quarantine)?;
+        goodhart_io::write_parquet_atomic(
+            &quarantine_path,
+            goodhart_schema::quarantine_schema(),
+            &run.quarantine,
+        )?;
         outputs.push(quarantine_path);
     } else if quarantine_path.exists() {
         std::fs::remove_file(&quarantine_path).map_err(|source| Error::Write {
@@ -461,7 +480,9 @@ pub fn scan(dataset: &Dataset, opts: &ScanOptions, hooks: &Hooks<'_>) -> Result<
     let mut by_sev: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     for a in &reconciled.alerts {
-        *by_sev.entry(a.candidate.severity.as_str().to_string()).or_default() += 1;
+        *by_sev
+            .entry(a.candidate.severity.as_str().to_string())
+            .or_default() += 1;
         *by_status.entry(a.status.as_str().to_string()).or_default() += 1;
     }
     let report = report_data(&scores, &run, opts.window, &by_sev, &reconciled.alerts);
@@ -476,7 +497,11 @@ pub fn scan(dataset: &Dataset, opts: &ScanOptions, hooks: &Hooks<'_>) -> Result<
         config_path: opts.config.path.as_ref().map(|p| p.display().to_string()),
         config_hash: opts.config.hash.clone(),
         inputs: Inputs {
-            events: dataset.events.iter().map(|p| p.display().to_string()).collect(),
+            events: dataset
+                .events
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
             roster: dataset.roster.as_ref().map(|p| p.display().to_string()),
             files_read: run.ingest.files.len() as u64,
             files_pruned: run.ingest.files_pruned,
@@ -558,7 +583,10 @@ fn lifecycle(
 
 /// Writes bytes atomically (temporary sibling, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let err = |source| Error::Write {
         path: path.to_path_buf(),
         source,

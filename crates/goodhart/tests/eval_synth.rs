@@ -59,9 +59,17 @@ fn check_quality(name: &str, r: &EvalReport) {
         eprintln!("== {name}\n{r}");
     }
     let g = &r.goodhart;
-    assert!(g.average_precision >= 0.95, "{name}: AP {:.3} < 0.95\n{r}", g.average_precision);
+    assert!(
+        g.average_precision >= 0.95,
+        "{name}: AP {:.3} < 0.95\n{r}",
+        g.average_precision
+    );
     for (arch, rec) in &g.recall_at_k {
-        assert!(rec.recall > 0.5, "{name}: archetype {arch} recall@k {:.2} <= 0.5\n{r}", rec.recall);
+        assert!(
+            rec.recall > 0.5,
+            "{name}: archetype {arch} recall@k {:.2} <= 0.5\n{r}",
+            rec.recall
+        );
     }
     assert!(
         g.hard_negative_share <= 0.05,
@@ -95,10 +103,21 @@ fn synthetic_organisations_quality() {
     if verbose() {
         eprintln!("{sa}");
     }
-    assert!(sa.goodhart.average_precision >= 0.6, "session AP\n{sa}");
+    assert!(sa.goodhart.average_precision >= 0.85, "session AP\n{sa}");
+    assert!(
+        sa.goodhart.average_precision
+            > sa.token_leaderboard
+                .as_ref()
+                .map_or(0.0, |t| t.average_precision)
+                + 0.3
+    );
     // Every alerted user explains itself with at least one firing pattern.
     for e in a.scores.explanations.iter().filter(|e| e.alert) {
-        assert!(!e.patterns.is_empty(), "{} alerted without explanation", e.user_id);
+        assert!(
+            !e.patterns.is_empty(),
+            "{} alerted without explanation",
+            e.user_id
+        );
         assert!(!e.patterns[0].text.is_empty());
     }
 
@@ -111,7 +130,10 @@ fn synthetic_organisations_quality() {
     teams[0].weight *= 0.5;
     cfg.teams = teams;
     let b = run(&cfg, true, &opts);
-    check_quality("seed 23, intensity 0.7, ml-heavy", &evaluate_seeded(&b.labels, &b.scores.users, 2).unwrap());
+    check_quality(
+        "seed 23, intensity 0.7, ml-heavy",
+        &evaluate_seeded(&b.labels, &b.scores.users, 2).unwrap(),
+    );
 
     // 3. No roster: behavioural cohorts.
     let mut cfg = SynthConfig::new(1000, 21, 37);
@@ -119,7 +141,10 @@ fn synthetic_organisations_quality() {
     cfg.intensity = 1.3;
     let c = run(&cfg, false, &opts);
     assert_eq!(c.scores.cohort_method, "behaviour");
-    check_quality("seed 37, no roster", &evaluate_seeded(&c.labels, &c.scores.users, 3).unwrap());
+    check_quality(
+        "seed 37, no roster",
+        &evaluate_seeded(&c.labels, &c.scores.users, 3).unwrap(),
+    );
 
     // 4. Nobody games: (almost) no alerts.
     let mut cfg = SynthConfig::new(1000, 21, 51);
@@ -127,7 +152,10 @@ fn synthetic_organisations_quality() {
     let d = run(&cfg, true, &opts);
     let alerts = d.scores.explanations.iter().filter(|e| e.alert).count();
     if verbose() {
-        eprintln!("== no gamers: {alerts} alerts of {}", d.scores.explanations.len());
+        eprintln!(
+            "== no gamers: {alerts} alerts of {}",
+            d.scores.explanations.len()
+        );
     }
     assert!(
         alerts * 100 <= d.scores.explanations.len(),
