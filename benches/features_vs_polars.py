@@ -8,8 +8,8 @@ Side by side in one run, on the same machine, same files, same page cache:
    generated once by ``goodhart synth --users 8000 --days 21 --seed 5`` and reused (marker file).
 2. one untimed warm-up of each side (page cache, and the outputs for the cross-check);
 3. ``--runs`` (default 5) rounds, each running both sides; the order alternates every round
-   (goodhart first in even rounds, polars first in odd ones) so drift on this shared machine
-   hits both equally:
+   (goodhart first in odd rounds, polars first in even ones; with --jemalloc the three sides rotate)
+   so drift on this shared machine hits both equally:
      goodhart: ``goodhart features DIR --out OUT --as-of LAST_DAY --window 21d``
      polars:   ``python3 benches/features_polars.py DIR --first-day .. --last-day .. --out OUT``
    each under ``/usr/bin/time -v`` (peak RSS, CPU seconds); wall time around the process;
@@ -21,7 +21,7 @@ Side by side in one run, on the same machine, same files, same page cache:
 Prints the machine, the medians and the ratios as Markdown.
 
     pip install polars
-    python3 benches/features_vs_polars.py [--runs 5] [--scan-runs 3] [--engine streaming]
+    python3 benches/features_vs_polars.py [--runs 5] [--scan-runs 3] [--engine streaming] [--jemalloc]
 """
 import argparse
 import datetime as dt
@@ -54,12 +54,12 @@ def prepare():
     return kv
 
 
-def timed(cmd, cwd):
+def timed(cmd, cwd, env=None):
     """Runs cmd under GNU time; returns dict(wall, rss_mib, cpu, stdout, stderr)."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tv:
         t0 = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-v", "-o", tv.name] + cmd, cwd=cwd,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
         rep = tv.read()
     if p.returncode != 0:
@@ -136,6 +136,9 @@ def main():
     ap.add_argument("--scan-runs", type=int, default=3, help="timed goodhart scan runs (default 3; 0 = skip)")
     ap.add_argument("--engine", default="streaming", help="polars engine (default streaming)")
     ap.add_argument("--raw", default="/tmp/goodhart-fvp-raw.json", help="per-run figures as JSON ('' = none)")
+    ap.add_argument("--jemalloc", nargs="?", const="/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", default=None,
+                    help="diagnostic: also run goodhart features with LD_PRELOAD=PATH (jemalloc instead of glibc "
+                         "malloc) as a third interleaved side; apt-get install libjemalloc2")
     ap.add_argument("--python", default=sys.executable, help="python running the polars side")
     a = ap.parse_args()
 
@@ -158,10 +161,18 @@ def main():
     print()
     sys.stdout.flush()
 
-    sides = {"goodhart": g_cmd, "polars": p_cmd}
-    res = {"goodhart": [], "polars": []}
-    for s, cmd in sides.items():
-        r = timed(cmd, work)
+    sides = {"goodhart": (g_cmd, None), "polars": (p_cmd, None)}
+    if a.jemalloc:
+        if not os.path.exists(a.jemalloc):
+            raise SystemExit(f"--jemalloc: {a.jemalloc} not found (apt-get install libjemalloc2)")
+        j_out = os.path.join(work, "goodhart-jemalloc")
+        sides["goodhart+jemalloc"] = ([x if x != g_out else j_out for x in g_cmd],
+                                      dict(os.environ, LD_PRELOAD=a.jemalloc))
+        print(f"- diagnostic third side: the same goodhart command with `LD_PRELOAD={a.jemalloc}`")
+        print()
+    res = {k: [] for k in sides}
+    for s, (cmd, env) in sides.items():
+        r = timed(cmd, work, env)
         print(f"warm-up {s}: {r['wall']:.2f} s, {r['rss_mib']:.0f} MiB — {r['stdout'].strip()}", file=sys.stderr)
         if s == "goodhart":
             m = re.search(r"rows (\d+) read, (\d+) accepted", r["stdout"])
@@ -170,9 +181,10 @@ def main():
     for c in checks:
         print("cross-check: " + c, file=sys.stderr)
     for i in range(a.runs):
-        order = ["goodhart", "polars"] if i % 2 == 0 else ["polars", "goodhart"]
+        names = list(sides)
+        order = names[i % len(names):] + names[:i % len(names)]  # rotate: each side goes first in turn
         for s in order:
-            r = timed(sides[s], work)
+            r = timed(sides[s][0], work, sides[s][1])
             res[s].append(r)
             print(f"round {i + 1} {s}: {r['wall']:.2f} s wall, {r['cpu']:.2f} s CPU, {r['rss_mib']:.0f} MiB",
                   file=sys.stderr)
@@ -192,11 +204,19 @@ def main():
         k = "goodhart" if s.startswith("goodhart") else "polars"
         print(f"| {s} | {w:.2f} | {rng([r['wall'] for r in res[k]])} | {rows_read / w:,.0f} | {c:.2f} | {m:.0f} "
               f"| {max(r['rss_mib'] for r in res[k]):.0f} |")
+    if a.jemalloc:
+        k = "goodhart+jemalloc"
+        jw, jc, jm = (med([r[x] for r in res[k]]) for x in ("wall", "cpu", "rss_mib"))
+        print(f"| goodhart features, LD_PRELOAD jemalloc (diagnostic) | {jw:.2f} | {rng([r['wall'] for r in res[k]])} "
+              f"| {rows_read / jw:,.0f} | {jc:.2f} | {jm:.0f} | {max(r['rss_mib'] for r in res[k]):.0f} |")
     print()
     print(f"- wall ratio polars / goodhart: **{pw / gw:.2f}×** ({'goodhart faster' if gw < pw else 'goodhart SLOWER'}; target: goodhart faster)")
     print(f"- CPU ratio polars / goodhart: {pc / gc:.2f}×")
     print(f"- peak RSS ratio goodhart / polars: {gm / pm:.2f}×; goodhart median peak RSS {gm:.0f} MiB "
           f"({'within' if gm < RSS_TARGET_MIB else 'ABOVE'} the 1.5 GiB = {RSS_TARGET_MIB:.0f} MiB target)")
+    if a.jemalloc:
+        print(f"- diagnostic, jemalloc vs glibc malloc (goodhart): wall {jw / gw:.2f}×, CPU {jc / gc:.2f}×, "
+              f"peak RSS {jm / gm:.2f}×; polars / goodhart+jemalloc wall {pw / jw:.2f}×")
     print("- cross-check of the shared features (warm-up outputs of both sides):")
     for c in checks:
         print("  " + c)
