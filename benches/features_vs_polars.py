@@ -18,7 +18,9 @@ Side by side in one run, on the same machine, same files, same page cache:
    with a fresh --out and --state each time (so every run does the same work: all alerts new),
    stage timings parsed from the -v lines.
 
-Prints the machine, the medians and the ratios as Markdown.
+Prints the machine, the medians and the ratios as Markdown. ``--jemalloc`` adds a diagnostic
+third side (the same goodhart command with LD_PRELOAD jemalloc). Where goodhart's time and
+memory go: ``benches/profile_features.py`` (perf + heaptrack).
 
     pip install polars
     python3 benches/features_vs_polars.py [--runs 5] [--scan-runs 3] [--engine streaming] [--jemalloc]

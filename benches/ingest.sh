@@ -11,7 +11,8 @@
 # BENCH_DAYS (21), BENCH_SEED (5).
 #
 # The data dir is reused when it holds the marker file `.goodhart-bench` written for the same
-# users/days/seed (the synth output is byte-identical for a given seed). When the data is reused,
+# users/days/seed (the synth output is byte-identical for a given seed and generator; pass
+# --resynth after a change to crates/synth). When the data is reused,
 # the timed synth runs write to a scratch dir `$DIR.synth-scratch` that is removed afterwards.
 # Wall time is measured around the process; peak RSS comes from GNU time (`/usr/bin/time -v`).
 # `cargo build --release` uses the workspace's shared target dir and waits on cargo's lock if
@@ -32,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --synth-runs) synth_runs="$2"; shift 2 ;;
     --prepare-only) prepare_only=1; shift ;;
     --resynth) resynth=1; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -166,6 +167,13 @@ done
 # ---------------------------------------------------------------- report
 col() { awk -v c="$1" '{ print $c }' "$2"; }
 echo
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "nproc: $(nproc); $(rustc --version)"
+echo '```'
+free -g
+echo
+lscpu | head
+echo '```'
 echo "goodhart: $version ($bin)"
 echo "data: $dir ($want, first day $(awk '/^first_day:/ {print $2}' "$marker"), last day $last_day)"
 echo "events: $events in $n_files files; on disk: events/ $events_bytes bytes ($(awk -v b="$events_bytes" 'BEGIN{printf "%.1f", b/1048576}') MiB), whole dataset $total_bytes bytes ($(awk -v b="$total_bytes" 'BEGIN{printf "%.1f", b/1048576}') MiB), $(awk -v b="$events_bytes" -v e="$events" 'BEGIN{printf "%.1f", b/e}') bytes/event"

@@ -148,7 +148,8 @@ def run_perf(gcmd, work):
     print()
 
 
-UNITS = {"": 1, "B": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+# heaptrack_print prints decimal units (K = 1000 B, M = 10^6 B, G = 10^9 B)
+UNITS = {"": 1, "B": 1, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9}
 
 
 def run_heaptrack(gcmd, work):
@@ -182,7 +183,9 @@ def run_heaptrack(gcmd, work):
     print("### Heap at its peak (heaptrack), by the innermost goodhart source line that allocated it")
     print()
     if peak:
-        print(f"heaptrack peak heap: {float(peak.group(1)):.2f} {peak.group(2)}iB")
+        pb = float(peak.group(1)) * UNITS[peak.group(2)]
+        print(f"heaptrack peak heap: {peak.group(1)}{peak.group(2)} = {pb / 2 ** 20:.0f} MiB "
+              f"(RSS adds the allocator's retained/fragmented pages, binary, stacks)")
         print()
     print("| MiB at peak | allocation site | code |")
     print("|---|---|---|")
