@@ -33,7 +33,7 @@ while [[ $# -gt 0 ]]; do
     --synth-runs) synth_runs="$2"; shift 2 ;;
     --prepare-only) prepare_only=1; shift ;;
     --resynth) resynth=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
