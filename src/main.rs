@@ -118,11 +118,14 @@ fn resolve_window(as_of: Option<&str>, window: Option<&str>, cfg: &Config) -> Re
     Ok(Window { as_of, days })
 }
 
-fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
+/// A progress bar over the rows to read, drawn only on a terminal. Its length
+/// comes from the Parquet footers, which are read for it only when it is drawn
+/// (a scheduled run pays nothing for it).
+fn progress_bar(quiet: bool, total_rows: impl FnOnce() -> Result<u64>) -> Result<ProgressBar> {
     if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+        return Ok(ProgressBar::hidden());
     }
-    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let pb = ProgressBar::with_draw_target(Some(total_rows()?), ProgressDrawTarget::stderr());
     pb.set_style(
         ProgressStyle::with_template(
             "{spinner} {msg:12} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
@@ -130,7 +133,7 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
         .expect("static template")
         .progress_chars("=> "),
     );
-    pb
+    Ok(pb)
 }
 
 fn scan(a: args::ScanArgs) -> Result<u8> {
@@ -142,9 +145,10 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
         .state
         .clone()
         .unwrap_or_else(|| loaded.config.alerts.state_dir.clone());
-    let (files, _) = dataset.files(Some(window.date_window()))?;
-    let total_rows = goodhart::io::count_rows(&files).map_err(Error::from)?;
-    let pb = progress_bar(total_rows, a.quiet);
+    let pb = progress_bar(a.quiet, || {
+        let (files, _) = dataset.files(Some(window.date_window()))?;
+        Ok(goodhart::io::count_rows(&files).map_err(Error::from)?)
+    })?;
     let verbose = a.verbose;
     let started = std::time::Instant::now();
     let rows = |n: u64| pb.inc(n);
@@ -334,13 +338,7 @@ fn features(a: args::FeaturesArgs) -> Result<u8> {
     let fopts = loaded
         .config
         .feature_options(Some(window.as_of), window.days)
-        .map_err(|m| Error::Config {
-            file: loaded.path.as_ref().map_or_else(
-                || "built-in configuration".into(),
-                |p| p.display().to_string(),
-            ),
-            message: m,
-        })?;
+        .map_err(|m| loaded.error(m))?;
     let run = goodhart::scan::features(&dataset, &fopts, Some(window), None)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;

@@ -240,6 +240,19 @@ pub struct LoadedConfig {
     pub hash: String,
 }
 
+impl LoadedConfig {
+    /// A configuration error naming this configuration's file (or the built-in defaults).
+    pub fn error(&self, message: String) -> Error {
+        Error::Config {
+            file: self.path.as_ref().map_or_else(
+                || "built-in configuration".to_string(),
+                |p| p.display().to_string(),
+            ),
+            message,
+        }
+    }
+}
+
 impl Config {
     /// Parses TOML text; `source` names the file in errors.
     pub fn from_toml(text: &str, source: &str) -> Result<Config, Error> {

@@ -408,13 +408,7 @@ pub fn scan(
             f(s);
         }
     };
-    let bad_cfg = |m: String| Error::Config {
-        file: opts.config.path.as_ref().map_or_else(
-            || "built-in configuration".to_string(),
-            |p| p.display().to_string(),
-        ),
-        message: m,
-    };
+    let bad_cfg = |m: String| opts.config.error(m);
     let fopts = cfg
         .feature_options(Some(opts.window.as_of), opts.window.days)
         .map_err(&bad_cfg)?;
