@@ -65,50 +65,35 @@ fn min_nonnull(a: u64, b: u64) -> u64 {
     }
 }
 
-/// Requests sharing one task hash within a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct TaskState {
-    pub count: u64,
+/// One request: `(ts, task hash, row tokens)`.
+///
+/// Requests are kept as a flat list rather than a map keyed by task hash:
+/// almost every request hash occurs once in its session, so a map costs
+/// about 80 bytes per request (entry, control bytes, growth slack and
+/// rehashing) where this costs 24. `finalize` sorts the list once by task
+/// (repeats, loop tokens, first request) and once by time (runs).
+/// Whether a request was before the snapshot is a function of `ts`, so it
+/// is not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Req {
+    pub ts: i64,
+    /// `NULL_HASH` when the row had no task hash (it still breaks runs).
+    pub task: u64,
     pub tokens: u64,
-    pub pre_tokens: u64,
-    /// The first request `(ts, row tokens)`; ties broken by the smaller tokens.
-    pub first: (i64, u64),
 }
 
-impl TaskState {
-    fn merge(&mut self, o: &TaskState) {
-        self.count = self.count.saturating_add(o.count);
-        self.tokens = self.tokens.saturating_add(o.tokens);
-        self.pre_tokens = self.pre_tokens.saturating_add(o.pre_tokens);
-        self.first = self.first.min(o.first);
-    }
-}
-
-/// Context loads sharing one context hash within a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ContextState {
-    pub count: u64,
-    /// Input-side tokens (input + cache read + cache write) of all loads.
+/// One context load with a non-null context hash.
+///
+/// A flat list for the same reason as [`Req`]; `finalize` sorts it by
+/// `(ctx, ts, ..)` to find the first load and the reloads of each context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Load {
+    pub ctx: u64,
+    pub ts: i64,
+    /// Input-side tokens (input + cache read + cache write) of the row.
     pub input_side: u64,
-    /// Uncached input tokens of all loads.
+    /// Uncached input tokens of the row.
     pub input: u64,
-    /// Uncached input tokens of pre-snapshot loads.
-    pub pre_input: u64,
-    /// The first load `(ts, input_side, input)`.
-    pub first: (i64, u64, u64),
-    /// Timestamps of every load (for the cache-TTL check), unsorted.
-    pub load_ts: Vec<i64>,
-}
-
-impl ContextState {
-    fn merge(&mut self, o: ContextState) {
-        self.count = self.count.saturating_add(o.count);
-        self.input_side = self.input_side.saturating_add(o.input_side);
-        self.input = self.input.saturating_add(o.input);
-        self.pre_input = self.pre_input.saturating_add(o.pre_input);
-        self.first = self.first.min(o.first);
-        self.load_ts.extend(o.load_ts);
-    }
 }
 
 /// Partial aggregates of one (user, session).
@@ -139,14 +124,12 @@ pub(crate) struct SessionState {
     pub models: Vec<(u64, u64)>,
     /// Sub-agents by agent hash.
     pub agents: FxHashMap<u64, AgentState>,
-    /// Spawn rows per non-null task hash.
-    pub spawn_tasks: FxHashMap<u64, u64>,
-    /// Requests per non-null task hash.
-    pub tasks: FxHashMap<u64, TaskState>,
-    /// Context loads per non-null context hash.
-    pub contexts: FxHashMap<u64, ContextState>,
-    /// Every request as `(ts, task_hash)`, unsorted (needed for runs and active time).
-    pub req_seq: Vec<(i64, u64)>,
+    /// Task hash of every spawn row with a non-null one, unsorted.
+    pub spawn_tasks: Vec<u64>,
+    /// Every request, unsorted.
+    pub reqs: Vec<Req>,
+    /// Every context load with a non-null context hash, unsorted.
+    pub loads: Vec<Load>,
     /// Timestamps of every non-request row, unsorted (active time).
     pub other_ts: Vec<i64>,
 }
@@ -175,10 +158,9 @@ impl SessionState {
             pre_tokens: 0,
             models: Vec::new(),
             agents: FxHashMap::default(),
-            spawn_tasks: FxHashMap::default(),
-            tasks: FxHashMap::default(),
-            contexts: FxHashMap::default(),
-            req_seq: Vec::new(),
+            spawn_tasks: Vec::new(),
+            reqs: Vec::new(),
+            loads: Vec::new(),
             other_ts: Vec::new(),
         }
     }
@@ -214,28 +196,19 @@ impl SessionState {
                 }
             }
         }
-        for (k, v) in o.spawn_tasks {
-            *self.spawn_tasks.entry(k).or_insert(0) += v;
-        }
-        for (k, v) in o.tasks {
-            match self.tasks.get_mut(&k) {
-                Some(t) => t.merge(&v),
-                None => {
-                    self.tasks.insert(k, v);
-                }
-            }
-        }
-        for (k, v) in o.contexts {
-            match self.contexts.get_mut(&k) {
-                Some(c) => c.merge(v),
-                None => {
-                    self.contexts.insert(k, v);
-                }
-            }
-        }
-        self.req_seq.extend(o.req_seq);
-        self.other_ts.extend(o.other_ts);
+        append(&mut self.spawn_tasks, o.spawn_tasks);
+        append(&mut self.reqs, o.reqs);
+        append(&mut self.loads, o.loads);
+        append(&mut self.other_ts, o.other_ts);
     }
+}
+
+/// List concatenation that keeps the larger allocation.
+fn append<T>(a: &mut Vec<T>, mut b: Vec<T>) {
+    if b.len() > a.len() {
+        std::mem::swap(a, &mut b);
+    }
+    a.extend(b);
 }
 
 #[inline]
@@ -256,9 +229,10 @@ fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
 /// [`merge`](SessionAccumulator::merge) (associative and commutative, exact),
 /// then call [`finalize`](crate::finalize).
 ///
-/// Memory grows with sessions, sub-agents and distinct hashes per session,
-/// plus 16 bytes per request and 8 bytes per other event (for the ordered
-/// features `longest_run` and `active_min`); no per-row strings are kept.
+/// Memory grows with sessions and sub-agents, plus 24 bytes per request,
+/// 32 per context load with a context hash, 8 per spawn with a task hash and
+/// 8 per other event (the ordered features `longest_run`, `active_min` and
+/// `reloads_within_ttl` need the rows); no per-row strings are kept.
 ///
 /// ```
 /// use goodhart_features::SessionAccumulator;
@@ -273,7 +247,9 @@ pub struct SessionAccumulator {
     pub(crate) conflict: bool,
     pub(crate) presence: Presence,
     pub(crate) names: Names,
-    pub(crate) sessions: FxHashMap<(u64, u64), SessionState>,
+    /// Boxed so that growing, merging and draining the map moves 8 bytes per
+    /// session, not the whole state.
+    pub(crate) sessions: FxHashMap<(u64, u64), Box<SessionState>>,
     pub(crate) rows: u64,
 }
 
@@ -318,7 +294,10 @@ impl SessionAccumulator {
             while j < n && b.user[j] == key.0 && b.session[j] == key.1 {
                 j += 1;
             }
-            let st = self.sessions.entry(key).or_insert_with(SessionState::new);
+            let st = self
+                .sessions
+                .entry(key)
+                .or_insert_with(|| Box::new(SessionState::new()));
             for r in i..j {
                 add_row(st, b, r, &snap);
             }
@@ -348,7 +327,7 @@ impl SessionAccumulator {
         big.rows = big.rows.saturating_add(small.rows);
         for (k, v) in small.sessions {
             match big.sessions.get_mut(&k) {
-                Some(s) => s.merge(v),
+                Some(s) => s.merge(*v),
                 None => {
                     big.sessions.insert(k, v);
                 }
@@ -420,29 +399,18 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
     match kind {
         EventKind::Request => {
             st.requests = st.requests.saturating_add(1);
-            let task = b.task_hash[r];
-            st.req_seq.push((ts, task));
-            if task != NULL_HASH {
-                let t = st.tasks.entry(task).or_insert(TaskState {
-                    count: 0,
-                    tokens: 0,
-                    pre_tokens: 0,
-                    first: (NO_MIN, u64::MAX),
-                });
-                t.count = t.count.saturating_add(1);
-                t.tokens = t.tokens.saturating_add(tokens);
-                if pre {
-                    t.pre_tokens = t.pre_tokens.saturating_add(tokens);
-                }
-                t.first = t.first.min((ts, tokens));
-            }
+            st.reqs.push(Req {
+                ts,
+                task: b.task_hash[r],
+                tokens,
+            });
         }
         EventKind::AgentSpawn => {
             st.spawns = st.spawns.saturating_add(1);
             st.other_ts.push(ts);
             let task = b.task_hash[r];
             if task != NULL_HASH {
-                *st.spawn_tasks.entry(task).or_insert(0) += 1;
+                st.spawn_tasks.push(task);
             }
         }
         EventKind::ContextLoad => {
@@ -450,22 +418,12 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
             st.other_ts.push(ts);
             let ctx = b.context_hash[r];
             if ctx != NULL_HASH {
-                let c = st.contexts.entry(ctx).or_insert(ContextState {
-                    count: 0,
-                    input_side: 0,
-                    input: 0,
-                    pre_input: 0,
-                    first: (NO_MIN, u64::MAX, u64::MAX),
-                    load_ts: Vec::new(),
+                st.loads.push(Load {
+                    ctx,
+                    ts,
+                    input_side,
+                    input: inp,
                 });
-                c.count = c.count.saturating_add(1);
-                c.input_side = c.input_side.saturating_add(input_side);
-                c.input = c.input.saturating_add(inp);
-                if pre {
-                    c.pre_input = c.pre_input.saturating_add(inp);
-                }
-                c.first = c.first.min((ts, input_side, inp));
-                c.load_ts.push(ts);
             }
         }
         EventKind::ChangeAccepted => {

@@ -1,18 +1,20 @@
 //! Turning merged partial aggregates into the session and user tables.
 
-use crate::accumulate::{SessionState, NO_MIN};
+use crate::accumulate::{Load, Req, SessionState, NO_MIN};
 use crate::options::{US_PER_DAY, US_PER_HOUR, US_PER_MIN};
 use crate::{FeatureError, FeatureOptions, SessionAccumulator, Snapshot};
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
     UInt64Array, UInt8Array,
 };
+use arrow::compute::concat_batches;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
-use goodhart_schema::{Names, Presence, Roster, NULL_HASH};
+use goodhart_schema::{Presence, Roster, NULL_HASH};
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The finished feature tables of one analysis window.
@@ -49,10 +51,10 @@ struct Ctx<'a> {
 
 /// One computed session row (nullable columns are `Option`s).
 #[derive(Debug, Clone)]
-struct SessionRow {
+struct SessionRow<'n> {
     user: u64,
-    user_id: Box<str>,
-    session_id: Box<str>,
+    user_id: Cow<'n, str>,
+    session_id: Cow<'n, str>,
     start: i64,
     end: i64,
     duration_min: f64,
@@ -123,13 +125,26 @@ fn smoothed(num: u64, den: u64) -> f64 {
     num as f64 / (den as f64 + 1.0)
 }
 
-fn session_row(
+/// A session of the window waiting for its row, with its sort key.
+struct Pending<'n> {
+    user_id: Cow<'n, str>,
+    start: i64,
+    session_id: Cow<'n, str>,
     user: u64,
-    session: u64,
-    st: SessionState,
-    names: &Names,
-    c: &Ctx<'_>,
-) -> SessionRow {
+    st: Box<SessionState>,
+}
+
+/// Computes one session row. `p.st.reqs` must be sorted by
+/// `(task, ts, tokens)` (done while finding the common prompts).
+fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
+    let Pending {
+        user_id,
+        session_id,
+        user,
+        st,
+        ..
+    } = pending;
+    let st = *st;
     let p = c.presence;
     let snap = c.snapshot;
     let input_side = st
@@ -137,17 +152,6 @@ fn session_row(
         .saturating_add(st.cache_read)
         .saturating_add(st.cache_write);
     let total = input_side.saturating_add(st.output);
-
-    // Active time: gaps between consecutive events up to the idle threshold.
-    let mut times: Vec<i64> = Vec::with_capacity(st.req_seq.len() + st.other_ts.len());
-    times.extend(st.req_seq.iter().map(|r| r.0));
-    times.extend_from_slice(&st.other_ts);
-    times.sort_unstable();
-    let active_us: i64 = times
-        .windows(2)
-        .map(|w| w[1] - w[0])
-        .filter(|g| *g <= c.idle_gap_us)
-        .sum();
 
     // Sub-agents.
     let (mut agents, mut spawned, mut idle, mut unproductive, mut fanout, mut depth) =
@@ -212,7 +216,13 @@ fn session_row(
     // Redundant spawns.
     let (mut red, mut red_ratio, mut red_tokens, mut red_pre) = (None, None, None, 0u64);
     if p.task_hash {
-        let r: u64 = st.spawn_tasks.values().map(|n| n - 1).sum();
+        // Spawns minus distinct spawn task hashes.
+        let mut tasks = st.spawn_tasks;
+        tasks.sort_unstable();
+        let r = tasks
+            .chunk_by(|a, b| a == b)
+            .map(|g| g.len() as u64 - 1)
+            .sum();
         red = Some(r);
         red_ratio = ratio(r, st.spawns);
         if p.agent_id {
@@ -239,19 +249,32 @@ fn session_row(
     let (mut reload_unc, mut reload_unc_share, mut reload_pre) = (None, None, 0u64);
     if p.context_hash {
         let (mut n, mut w, mut t, mut u) = (0u64, 0u64, 0u64, 0u64);
-        for ctx in st.contexts.values() {
-            n += ctx.count - 1;
-            t = t.saturating_add(ctx.input_side - ctx.first.1);
-            u = u.saturating_add(ctx.input - ctx.first.2);
-            let first_pre = if snap.is_pre(ctx.first.0) {
-                ctx.first.2
+        let mut loads = st.loads;
+        loads.sort_unstable();
+        for g in loads.chunk_by(|a, b| a.ctx == b.ctx) {
+            // Sorted by (ctx, ts, input_side, input): `g[0]` is the first load.
+            let first: Load = g[0];
+            let (mut input_side, mut input, mut pre_input) = (0u64, 0u64, 0u64);
+            for l in g {
+                input_side = input_side.saturating_add(l.input_side);
+                input = input.saturating_add(l.input);
+                if snap.is_pre(l.ts) {
+                    pre_input = pre_input.saturating_add(l.input);
+                }
+            }
+            n += g.len() as u64 - 1;
+            t = t.saturating_add(input_side - first.input_side);
+            u = u.saturating_add(input - first.input);
+            let first_pre = if snap.is_pre(first.ts) {
+                first.input
             } else {
                 0
             };
-            reload_pre = reload_pre.saturating_add(ctx.pre_input - first_pre);
-            let mut ts = ctx.load_ts.clone();
-            ts.sort_unstable();
-            w += ts.windows(2).filter(|x| x[1] - x[0] <= c.ttl_us).count() as u64;
+            reload_pre = reload_pre.saturating_add(pre_input - first_pre);
+            w += g
+                .windows(2)
+                .filter(|x| x[1].ts - x[0].ts <= c.ttl_us)
+                .count() as u64;
         }
         reloads = Some(n);
         within_ttl = Some(w);
@@ -265,25 +288,38 @@ fn session_row(
     }
 
     // Loops and common prompts.
+    let mut reqs = st.reqs;
     let (mut loop_req, mut loop_ratio, mut longest, mut common_req, mut loop_tokens) =
         (None, None, None, None, None);
     let mut loop_pre = 0u64;
     if p.task_hash {
         let (mut l, mut cr, mut lt) = (0u64, 0u64, 0u64);
-        for (h, t) in st.tasks.iter() {
-            if c.common.contains(h) {
-                cr += t.count;
+        // `reqs` is sorted by (task, ts, tokens): `g[0]` is the first request.
+        for g in reqs.chunk_by(|a, b| a.task == b.task) {
+            let h = g[0].task;
+            if h == NULL_HASH {
+                continue;
+            }
+            if c.common.contains(&h) {
+                cr += g.len() as u64;
             } else {
-                l += t.count - 1;
-                lt = lt.saturating_add(t.tokens - t.first.1);
-                let first_pre = if snap.is_pre(t.first.0) { t.first.1 } else { 0 };
-                loop_pre = loop_pre.saturating_add(t.pre_tokens - first_pre);
+                let (mut tokens, mut pre_tokens) = (0u64, 0u64);
+                for r in g {
+                    tokens = tokens.saturating_add(r.tokens);
+                    if snap.is_pre(r.ts) {
+                        pre_tokens = pre_tokens.saturating_add(r.tokens);
+                    }
+                }
+                l += g.len() as u64 - 1;
+                lt = lt.saturating_add(tokens - g[0].tokens);
+                let first_pre = if snap.is_pre(g[0].ts) { g[0].tokens } else { 0 };
+                loop_pre = loop_pre.saturating_add(pre_tokens - first_pre);
             }
         }
-        let mut seq = st.req_seq.clone();
-        seq.sort_unstable();
+        reqs.sort_unstable();
         let (mut best, mut run, mut prev) = (0u64, 0u64, NULL_HASH);
-        for &(_, h) in &seq {
+        for r in &reqs {
+            let h = r.task;
             if h == NULL_HASH || c.common.contains(&h) {
                 run = 0;
                 prev = NULL_HASH;
@@ -299,6 +335,14 @@ fn session_row(
         common_req = Some(cr);
         loop_tokens = Some(lt);
     }
+
+    // Active time: gaps between consecutive events up to the idle threshold.
+    if !p.task_hash {
+        reqs.sort_unstable();
+    }
+    let mut other_ts = st.other_ts;
+    other_ts.sort_unstable();
+    let active_us = active_time(&reqs, &other_ts, c.idle_gap_us);
 
     let accepted = st.accepted_gross.saturating_sub(st.reverted);
     let premium = p.model.then(|| {
@@ -322,8 +366,8 @@ fn session_row(
 
     SessionRow {
         user,
-        user_id: display_name(names.user(user), user),
-        session_id: display_name(names.session(session), session),
+        user_id,
+        session_id,
         start: st.start,
         end: st.end,
         duration_min: (st.end - st.start) as f64 / US_PER_MIN as f64,
@@ -402,11 +446,35 @@ fn session_row(
     }
 }
 
+/// Sum of the gaps of at most `idle_us` between consecutive events, over
+/// the union of two time-sorted lists (a merge walk, no allocation).
+fn active_time(reqs: &[Req], other: &[i64], idle_us: i64) -> i64 {
+    let (mut i, mut j) = (0, 0);
+    let mut prev: Option<i64> = None;
+    let mut sum = 0i64;
+    while i < reqs.len() || j < other.len() {
+        let t = if j == other.len() || (i < reqs.len() && reqs[i].ts <= other[j]) {
+            i += 1;
+            reqs[i - 1].ts
+        } else {
+            j += 1;
+            other[j - 1]
+        };
+        if let Some(p) = prev {
+            if t - p <= idle_us {
+                sum += t - p;
+            }
+        }
+        prev = Some(t);
+    }
+    sum
+}
+
 /// The id string, or `#<hex hash>` when ingest did not carry the name.
-fn display_name(s: Option<&str>, h: u64) -> Box<str> {
+fn display_name(s: Option<&str>, h: u64) -> Cow<'_, str> {
     match s {
-        Some(s) => s.into(),
-        None => format!("#{h:016x}").into(),
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(format!("#{h:016x}")),
     }
 }
 
@@ -455,13 +523,13 @@ struct UserRow {
 
 /// Sum of an optional column (null when the column is null, which is the
 /// same for every session because presence is global).
-fn sum_opt(rows: &[SessionRow], f: impl Fn(&SessionRow) -> Option<u64>) -> Option<u64> {
+fn sum_opt(rows: &[SessionRow<'_>], f: impl Fn(&SessionRow<'_>) -> Option<u64>) -> Option<u64> {
     rows.iter()
         .map(f)
         .try_fold(0u64, |acc, x| x.map(|x| acc.saturating_add(x)))
 }
 
-fn max_opt(rows: &[SessionRow], f: impl Fn(&SessionRow) -> Option<u64>) -> Option<u64> {
+fn max_opt(rows: &[SessionRow<'_>], f: impl Fn(&SessionRow<'_>) -> Option<u64>) -> Option<u64> {
     rows.iter().map(f).max().flatten()
 }
 
@@ -473,11 +541,11 @@ struct UserCtx<'a> {
     end_date: NaiveDate,
 }
 
-fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
+fn user_row(rows: &[SessionRow<'_>], c: &UserCtx<'_>) -> UserRow {
     let p = c.presence;
     let o = c.opts;
     let n = rows.len() as u64;
-    let s = |f: fn(&SessionRow) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
+    let s = |f: fn(&SessionRow<'_>) -> u64| rows.iter().map(f).fold(0u64, u64::saturating_add);
     let requests = s(|r| r.requests);
     let spawns = s(|r| r.spawns);
     let context_loads = s(|r| r.context_loads);
@@ -498,7 +566,7 @@ fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
     days.sort_unstable();
     days.dedup();
 
-    let share_sessions = |avail: bool, f: &dyn Fn(&SessionRow) -> bool| {
+    let share_sessions = |avail: bool, f: &dyn Fn(&SessionRow<'_>) -> bool| {
         avail.then(|| rows.iter().filter(|r| f(r)).count() as f64 / n as f64)
     };
     let red_share = share_sessions(p.task_hash, &|r| {
@@ -531,7 +599,7 @@ fn user_row(rows: &[SessionRow], c: &UserCtx<'_>) -> UserRow {
 
     let entry = c.roster.and_then(|ro| ro.get(rows[0].user));
     UserRow {
-        user_id: rows[0].user_id.clone(),
+        user_id: rows[0].user_id.as_ref().into(),
         team: entry.and_then(|e| e.team.clone()),
         role: entry.and_then(|e| e.role.clone()),
         tenure_days: entry
@@ -633,7 +701,7 @@ fn build(
         .map_err(|source| FeatureError::Arrow { table, source })
 }
 
-fn sessions_batch(r: &[SessionRow]) -> Result<RecordBatch, FeatureError> {
+fn sessions_batch(r: &[SessionRow<'_>]) -> Result<RecordBatch, FeatureError> {
     const N: bool = true; // nullable
     const R: bool = false; // required
     build(
@@ -880,6 +948,9 @@ pub fn user_schema() -> SchemaRef {
 
 // ---- finalize -----------------------------------------------------------
 
+/// Sessions per chunk of `finalize` (whole users, so a chunk may be larger).
+const FINALIZE_CHUNK: usize = 16_384;
+
 fn micros_to_utc(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or(DateTime::UNIX_EPOCH)
 }
@@ -932,29 +1003,43 @@ pub fn finalize(
     };
     let start_us = end_us - i64::from(opts.window_days) * US_PER_DAY;
     let total_sessions = sessions.len() as u64;
-    let inside: Vec<((u64, u64), SessionState)> = sessions
+    // Sessions outside the window are dropped (and their memory freed) here.
+    let mut inside: Vec<((u64, u64), Box<SessionState>)> = sessions
         .into_iter()
         .filter(|(_, s)| s.start >= start_us && s.start < end_us)
         .collect();
     let outside = total_sessions - inside.len() as u64;
 
     // Common prompts: distinct users per request task hash, over the window.
-    let mut pairs: Vec<(u64, u64)> = inside
-        .iter()
-        .flat_map(|((u, _), s)| s.tasks.keys().map(move |t| (*t, *u)))
-        .collect();
-    pairs.par_sort_unstable();
-    pairs.dedup();
-    let mut users_in: Vec<u64> = inside.iter().map(|((u, _), _)| *u).collect();
-    users_in.sort_unstable();
-    users_in.dedup();
-    let threshold = opts.common_prompt_threshold(users_in.len());
-    let mut common = FxHashSet::default();
-    for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
-        if chunk.len() >= threshold {
-            common.insert(chunk[0].0);
+    // Sorting each session's requests by task here also serves the loop
+    // features in `session_row`.
+    inside
+        .par_iter_mut()
+        .for_each(|(_, s)| s.reqs.sort_unstable_by_key(|r| (r.task, r.ts, r.tokens)));
+    let (common, threshold) = {
+        let mut pairs: Vec<(u64, u64)> = inside
+            .par_iter()
+            .flat_map_iter(|((u, _), s)| {
+                s.reqs
+                    .chunk_by(|a, b| a.task == b.task)
+                    .filter(|g| g[0].task != NULL_HASH)
+                    .map(move |g| (g[0].task, *u))
+            })
+            .collect();
+        pairs.par_sort_unstable();
+        pairs.dedup();
+        let mut users_in: Vec<u64> = inside.iter().map(|((u, _), _)| *u).collect();
+        users_in.sort_unstable();
+        users_in.dedup();
+        let threshold = opts.common_prompt_threshold(users_in.len());
+        let mut common = FxHashSet::default();
+        for chunk in pairs.chunk_by(|a, b| a.0 == b.0) {
+            if chunk.len() >= threshold {
+                common.insert(chunk[0].0);
+            }
         }
-    }
+        (common, threshold)
+    };
 
     // Premium models by name.
     let patterns: Vec<String> = opts
@@ -980,12 +1065,22 @@ pub fn finalize(
         idle_gap_us: i64::from(opts.idle_gap_minutes) * US_PER_MIN,
         ttl_us: i64::from(opts.cache_ttl_minutes) * US_PER_MIN,
     };
-    // The map's order is arbitrary; rows are sorted right after.
-    let mut rows: Vec<SessionRow> = inside
-        .into_par_iter()
-        .map(|((u, s), st)| session_row(u, s, st, &names, &ctx))
+    // Output order: (user_id, start_ts, session_id, user hash). Sorting the
+    // pending sessions (small: the state is boxed) rather than the computed
+    // rows lets the rows be computed, turned into Arrow arrays and dropped
+    // a chunk of whole users at a time, so at most one chunk of rows is
+    // alive next to the shrinking fold state.
+    let mut pending: Vec<Pending<'_>> = inside
+        .into_iter()
+        .map(|((user, session), st)| Pending {
+            user_id: display_name(names.user(user), user),
+            start: st.start,
+            session_id: display_name(names.session(session), session),
+            user,
+            st,
+        })
         .collect();
-    rows.par_sort_by(|a, b| {
+    pending.par_sort_unstable_by(|a, b| {
         (&a.user_id, a.start, &a.session_id, a.user).cmp(&(
             &b.user_id,
             b.start,
@@ -993,18 +1088,6 @@ pub fn finalize(
             b.user,
         ))
     });
-
-    // Users: rows of one user are contiguous (sorted by user id, then hash).
-    let mut groups: Vec<&[SessionRow]> = Vec::new();
-    let mut i = 0;
-    while i < rows.len() {
-        let mut j = i + 1;
-        while j < rows.len() && rows[j].user == rows[i].user {
-            j += 1;
-        }
-        groups.push(&rows[i..j]);
-        i = j;
-    }
     let uctx = UserCtx {
         presence,
         opts,
@@ -1012,10 +1095,38 @@ pub fn finalize(
         end_us,
         end_date: micros_to_utc(end_us).date_naive(),
     };
-    let users: Vec<UserRow> = groups.par_iter().map(|g| user_row(g, &uctx)).collect();
+    let mut session_batches: Vec<RecordBatch> = Vec::new();
+    let mut users: Vec<UserRow> = Vec::new();
+    let mut queue = pending.into_iter().peekable();
+    while queue.peek().is_some() {
+        let mut chunk: Vec<Pending<'_>> = Vec::with_capacity(FINALIZE_CHUNK);
+        while let Some(p) = queue.next() {
+            let user = p.user;
+            chunk.push(p);
+            if chunk.len() >= FINALIZE_CHUNK && queue.peek().is_none_or(|n| n.user != user) {
+                break;
+            }
+        }
+        let rows: Vec<SessionRow<'_>> = chunk
+            .into_par_iter()
+            .map(|p| session_row(p, &ctx))
+            .collect();
+        // Rows of one user are contiguous (sorted by user id, then hash).
+        let groups: Vec<&[SessionRow<'_>]> = rows.chunk_by(|a, b| a.user == b.user).collect();
+        users.par_extend(groups.par_iter().map(|g| user_row(g, &uctx)));
+        session_batches.push(sessions_batch(&rows)?);
+    }
+    drop(queue);
+    let sessions = concat_batches(&session_schema(), &session_batches).map_err(|source| {
+        FeatureError::Arrow {
+            table: "sessions",
+            source,
+        }
+    })?;
+    drop(session_batches);
 
     Ok(Features {
-        sessions: sessions_batch(&rows)?,
+        sessions,
         users: users_batch(&users)?,
         window_start: micros_to_utc(start_us),
         window_end: micros_to_utc(end_us),
