@@ -8,7 +8,7 @@ Side by side in one run, on the same machine, same files, same page cache:
    generated once by ``goodhart synth --users 8000 --days 21 --seed 5`` and reused (marker file).
 2. one untimed warm-up of each side (page cache, and the outputs for the cross-check);
 3. ``--runs`` (default 5) rounds, each running both sides; the order alternates every round
-   (goodhart first in odd rounds, polars first in even ones; with --jemalloc the three sides rotate)
+   (goodhart first in odd rounds, polars first in even ones; with --baseline-bin the three sides rotate)
    so drift on this shared machine hits both equally:
      goodhart: ``goodhart features DIR --out OUT --as-of LAST_DAY --window 21d``
      polars:   ``python3 benches/features_polars.py DIR --first-day .. --last-day .. --out OUT``
@@ -18,12 +18,13 @@ Side by side in one run, on the same machine, same files, same page cache:
    with a fresh --out and --state each time (so every run does the same work: all alerts new),
    stage timings parsed from the -v lines.
 
-Prints the machine, the medians and the ratios as Markdown. ``--jemalloc`` adds a diagnostic
-third side (the same goodhart command with LD_PRELOAD jemalloc). Where goodhart's time and
-memory go: ``benches/profile_features.py`` (perf + heaptrack).
+Prints the machine, the medians and the ratios as Markdown. ``--baseline-bin PATH`` adds a third
+side: the same command run by another goodhart binary (say, one built from an earlier commit), so
+that a change is measured against its baseline in the same run. Where goodhart's time and memory
+go: ``benches/profile_features.py`` (perf + heaptrack).
 
     pip install polars
-    python3 benches/features_vs_polars.py [--runs 5] [--scan-runs 3] [--engine streaming] [--jemalloc]
+    python3 benches/features_vs_polars.py [--runs 5] [--scan-runs 3] [--engine streaming] [--baseline-bin PATH]
 """
 import argparse
 import datetime as dt
@@ -138,9 +139,9 @@ def main():
     ap.add_argument("--scan-runs", type=int, default=3, help="timed goodhart scan runs (default 3; 0 = skip)")
     ap.add_argument("--engine", default="streaming", help="polars engine (default streaming)")
     ap.add_argument("--raw", default="/tmp/goodhart-fvp-raw.json", help="per-run figures as JSON ('' = none)")
-    ap.add_argument("--jemalloc", nargs="?", const="/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", default=None,
-                    help="diagnostic: also run goodhart features with LD_PRELOAD=PATH (jemalloc instead of glibc "
-                         "malloc) as a third interleaved side; apt-get install libjemalloc2")
+    ap.add_argument("--baseline-bin", default=None,
+                    help="also run `features` with this goodhart binary (e.g. built from an earlier commit) "
+                         "as a third interleaved side, to measure a change against its baseline in one run")
     ap.add_argument("--python", default=sys.executable, help="python running the polars side")
     a = ap.parse_args()
 
@@ -164,13 +165,12 @@ def main():
     sys.stdout.flush()
 
     sides = {"goodhart": (g_cmd, None), "polars": (p_cmd, None)}
-    if a.jemalloc:
-        if not os.path.exists(a.jemalloc):
-            raise SystemExit(f"--jemalloc: {a.jemalloc} not found (apt-get install libjemalloc2)")
-        j_out = os.path.join(work, "goodhart-jemalloc")
-        sides["goodhart+jemalloc"] = ([x if x != g_out else j_out for x in g_cmd],
-                                      dict(os.environ, LD_PRELOAD=a.jemalloc))
-        print(f"- diagnostic third side: the same goodhart command with `LD_PRELOAD={a.jemalloc}`")
+    if a.baseline_bin:
+        if not os.path.exists(a.baseline_bin):
+            raise SystemExit(f"--baseline-bin: {a.baseline_bin} not found (build it from the baseline commit)")
+        b_out = os.path.join(work, "goodhart-baseline")
+        sides["baseline"] = ([a.baseline_bin] + [x if x != g_out else b_out for x in g_cmd[1:]], None)
+        print(f"- third side: the same command with the baseline binary `{a.baseline_bin}`")
         print()
     res = {k: [] for k in sides}
     for s, (cmd, env) in sides.items():
@@ -206,19 +206,19 @@ def main():
         k = "goodhart" if s.startswith("goodhart") else "polars"
         print(f"| {s} | {w:.2f} | {rng([r['wall'] for r in res[k]])} | {rows_read / w:,.0f} | {c:.2f} | {m:.0f} "
               f"| {max(r['rss_mib'] for r in res[k]):.0f} |")
-    if a.jemalloc:
-        k = "goodhart+jemalloc"
-        jw, jc, jm = (med([r[x] for r in res[k]]) for x in ("wall", "cpu", "rss_mib"))
-        print(f"| goodhart features, LD_PRELOAD jemalloc (diagnostic) | {jw:.2f} | {rng([r['wall'] for r in res[k]])} "
-              f"| {rows_read / jw:,.0f} | {jc:.2f} | {jm:.0f} | {max(r['rss_mib'] for r in res[k]):.0f} |")
+    if a.baseline_bin:
+        k = "baseline"
+        bw, bc, bm = (med([r[x] for r in res[k]]) for x in ("wall", "cpu", "rss_mib"))
+        print(f"| goodhart features, baseline binary | {bw:.2f} | {rng([r['wall'] for r in res[k]])} "
+              f"| {rows_read / bw:,.0f} | {bc:.2f} | {bm:.0f} | {max(r['rss_mib'] for r in res[k]):.0f} |")
     print()
     print(f"- wall ratio polars / goodhart: **{pw / gw:.2f}×** ({'goodhart faster' if gw < pw else 'goodhart SLOWER'}; target: goodhart faster)")
     print(f"- CPU ratio polars / goodhart: {pc / gc:.2f}×")
     print(f"- peak RSS ratio goodhart / polars: {gm / pm:.2f}×; goodhart median peak RSS {gm:.0f} MiB "
           f"({'within' if gm < RSS_TARGET_MIB else 'ABOVE'} the 1.5 GiB = {RSS_TARGET_MIB:.0f} MiB target)")
-    if a.jemalloc:
-        print(f"- diagnostic, jemalloc vs glibc malloc (goodhart): wall {jw / gw:.2f}×, CPU {jc / gc:.2f}×, "
-              f"peak RSS {jm / gm:.2f}×; polars / goodhart+jemalloc wall {pw / jw:.2f}×")
+    if a.baseline_bin:
+        print(f"- goodhart vs the baseline binary: wall {gw / bw:.2f}×, CPU {gc / bc:.2f}×, "
+              f"peak RSS {gm / bm:.2f}×; polars / baseline wall {pw / bw:.2f}×")
     print("- cross-check of the shared features (warm-up outputs of both sides):")
     for c in checks:
         print("  " + c)

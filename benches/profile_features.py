@@ -47,7 +47,7 @@ RULES = [
     ("finalize: window filter, common prompts, rest", r"finalize::finalize|^finalize"),
     ("write Parquet (ZSTD)", r"arrow_writer|write_parquet_atomic|ZSTD_compress"),
 ]
-ALLOC = re.compile(r"_int_malloc|unlink_chunk|malloc_consolidate|cfree|_int_free|^malloc$|realloc|__libc_malloc|__libc_free|sysmalloc|tcache|je_|jemalloc")
+ALLOC = re.compile(r"_int_malloc|unlink_chunk|malloc_consolidate|cfree|_int_free|^malloc$|realloc|__libc_malloc|__libc_free|sysmalloc|tcache|je_|jemalloc|mi_malloc|mi_free|_mi_|mi_heap|mi_page|mi_segment")
 MEMCPY = re.compile(r"__memmove|__memcpy|__memset")
 KERNEL = re.compile(r"exc_page_fault|clear_page|do_anonymous_page|handle_mm_fault|memcg|alloc_pages|__alloc_frozen")
 

@@ -19,6 +19,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use args::{Cli, Command, Format};
 
+/// The binary's allocator. The feature pass allocates many small per-session
+/// lists from two threads; glibc's malloc spent about a fifth of the CPU
+/// there and kept fragmented pages (see BENCHMARKS.md, "Features vs polars").
+/// Libraries leave the choice to the embedding program.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code: success.
 const EXIT_OK: u8 = 0;
 /// Exit code: runtime failure.
