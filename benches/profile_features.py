@@ -10,7 +10,10 @@ new, edits nothing):
    malloc/free, memcpy, kernel page faults and the rest; plus a per-second timeline with the
    process RSS sampled next to it (same CLOCK_MONOTONIC).
 2. Memory: ``heaptrack`` of one run; the heap at its peak, by the innermost goodhart source line
-   that allocated it.
+   that allocated it. heaptrack hooks malloc, which the release binary bypasses (its global
+   allocator is mimalloc), so this part builds the binary once more with
+   ``--no-default-features`` (the system allocator), copies it aside and rebuilds the default
+   one; what is allocated where does not depend on the allocator.
 
 Needs ``perf`` and ``heaptrack`` (Debian: apt-get install linux-perf heaptrack); the release build
 keeps line tables (``[profile.release] debug = "line-tables-only"``). The data comes from
@@ -152,7 +155,18 @@ def run_perf(gcmd, work):
 UNITS = {"": 1, "B": 1, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9}
 
 
+def system_alloc_binary(work):
+    """The goodhart binary built with the system allocator (heaptrack only sees malloc)."""
+    for args in (["--no-default-features"], []):
+        subprocess.run(["cargo", "build", "--release", "--quiet"] + args, cwd=ROOT, check=True)
+        if args:
+            dst = os.path.join(work, "goodhart-system-alloc")
+            shutil.copy2(os.path.join(ROOT, "target", "release", "goodhart"), dst)
+    return dst
+
+
 def run_heaptrack(gcmd, work):
+    gcmd = [system_alloc_binary(work)] + gcmd[1:]
     out = os.path.join(work, "ht")
     p = subprocess.run(["heaptrack", "-o", out] + gcmd, capture_output=True, text=True)
     if p.returncode != 0:
@@ -185,7 +199,7 @@ def run_heaptrack(gcmd, work):
     if peak:
         pb = float(peak.group(1)) * UNITS[peak.group(2)]
         print(f"heaptrack peak heap: {peak.group(1)}{peak.group(2)} = {pb / 2 ** 20:.0f} MiB "
-              f"(RSS adds the allocator's retained/fragmented pages, binary, stacks)")
+              f"(system allocator build; RSS adds the allocator's retained/fragmented pages, binary, stacks)")
         print()
     print("| MiB at peak | allocation site | code |")
     print("|---|---|---|")

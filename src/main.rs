@@ -23,6 +23,7 @@ use args::{Cli, Command, Format};
 /// lists from two threads; glibc's malloc spent about a fifth of the CPU
 /// there and kept fragmented pages (see BENCHMARKS.md, "Features vs polars").
 /// Libraries leave the choice to the embedding program.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
