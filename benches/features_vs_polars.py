@@ -50,9 +50,11 @@ def sh(cmd):
 def prepare():
     out = subprocess.run(
         [os.path.join(ROOT, "benches", "ingest.sh"), "--prepare-only"],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
     sys.stderr.write(out.stderr[-2000:])
+    if out.returncode != 0:
+        raise SystemExit(f"benches/ingest.sh --prepare-only failed ({out.returncode}); its stderr is above")
     kv = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
     return kv
 
