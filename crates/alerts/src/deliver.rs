@@ -55,7 +55,14 @@ pub struct DeliverOptions {
     pub seed: u64,
     /// Where credential environment variables are read.
     pub env: EnvSource,
+    /// How long to wait for another process delivering from the same state
+    /// directory before giving up with [`AlertError::DeliveryLocked`](crate::AlertError).
+    pub lock_timeout: Duration,
 }
+
+/// Default of [`DeliverOptions::lock_timeout`]: longer than any sane
+/// delivery run (every request is bounded by the HTTP timeout and retries).
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 impl fmt::Debug for DeliverOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,6 +75,7 @@ impl fmt::Debug for DeliverOptions {
             .field("timeout", &self.timeout)
             .field("seed", &self.seed)
             .field("env", &self.env)
+            .field("lock_timeout", &self.lock_timeout)
             .finish()
     }
 }
@@ -84,6 +92,7 @@ impl DeliverOptions {
             timeout: cfg.timeout(),
             seed: 0x600d_4a27,
             env: EnvSource::Process,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 }
@@ -414,6 +423,10 @@ pub fn deliver(
         .collect();
     report.enqueued = store.enqueue(&rows, &pseudonyms, &aliases, opts.now)?;
 
+    // One delivering process per state directory: a second scan started
+    // while the first is still sending would otherwise read the same pending
+    // rows and send them twice. Held until the end of this function.
+    let _lock = store.delivery_lock(opts.lock_timeout)?;
     let mut http = Http::new(opts);
     let mut down: BTreeSet<Sink> = BTreeSet::new();
     for entry in store.pending()? {

@@ -54,6 +54,20 @@ pub enum AlertError {
         #[source]
         source: rusqlite::Error,
     },
+    /// Another process held the delivery lock of this state directory for
+    /// longer than [`DeliverOptions::lock_timeout`](crate::DeliverOptions).
+    /// Nothing was sent by this run; its deliveries stay pending.
+    #[error(
+        "another goodhart process has been delivering alerts from this state directory for more \
+         than {waited_secs} s (lock file {path}); this run's deliveries stay pending and the next \
+         run sends them. Wait for the other scan to finish, or stop it if it hangs"
+    )]
+    DeliveryLocked {
+        /// The lock file.
+        path: PathBuf,
+        /// How long this run waited, in seconds.
+        waited_secs: u64,
+    },
     /// The state database holds a value this build cannot interpret.
     #[error("alert state database {path}: corrupt value in {what}: {value:?}")]
     CorruptState {

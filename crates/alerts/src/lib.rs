@@ -87,7 +87,9 @@ pub use config::{
     default_toml, AlertsConfig, AlertsSection, EnvSource, JiraConfig, LifecyclePolicy, PriorityMap,
     PrivacyConfig, Secret, WebhookConfig,
 };
-pub use deliver::{deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery};
+pub use deliver::{
+    deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery, DEFAULT_LOCK_TIMEOUT,
+};
 pub use error::{AlertError, Result};
 pub use model::{
     alert_order, fingerprint, read_jsonl, sort_alerts, write_jsonl, Alert, AlertCandidate,

@@ -332,6 +332,15 @@ fn is_write_failure(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// File beside the database whose advisory lock serialises deliveries.
+pub(crate) const DELIVERY_LOCK_FILE: &str = "deliver.lock";
+
+/// Guard of [`StateStore::delivery_lock`]: the lock is held while it lives.
+#[derive(Debug)]
+pub(crate) struct DeliveryLock {
+    _file: std::fs::File,
+}
+
 impl StateStore {
     /// Open (creating if needed) the state database in `dir`.
     ///
@@ -822,6 +831,44 @@ impl StateStore {
     /// All outbox entries in delivery order (oldest first).
     pub fn outbox(&self) -> Result<Vec<OutboxEntry>> {
         self.outbox_where("1 = 1")
+    }
+
+    /// Takes the cross-process delivery lock of this state directory (an
+    /// exclusive advisory lock on `deliver.lock` beside the database), waiting
+    /// up to `timeout` for another holder. Released when the guard drops, and
+    /// by the operating system if the process dies.
+    pub(crate) fn delivery_lock(&self, timeout: std::time::Duration) -> Result<DeliveryLock> {
+        let path = self.path.with_file_name(DELIVERY_LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| AlertError::StateNotWritable {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DeliveryLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if started.elapsed() >= timeout {
+                        return Err(AlertError::DeliveryLocked {
+                            path,
+                            waited_secs: started.elapsed().as_secs(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(AlertError::StateNotWritable {
+                        path,
+                        source: Box::new(e),
+                    })
+                }
+            }
+        }
     }
 
     /// Pending outbox entries in delivery order (oldest first).

@@ -170,3 +170,140 @@ fn webhook_and_jira_together() {
     );
     assert_eq!(receiver.state().requests.len(), 2);
 }
+
+fn webhook_cfg(receiver: &MockServer) -> AlertsConfig {
+    AlertsConfig {
+        webhook: Some(WebhookConfig {
+            url: format!("{}/hooks/goodhart", receiver.url),
+            secret_env: "T_WEBHOOK_SECRET".into(),
+        }),
+        ..AlertsConfig::default()
+    }
+}
+
+fn webhook_opts() -> DeliverOptions {
+    fast_opts(env_map(&[("T_WEBHOOK_SECRET", "plain-secret")]))
+}
+
+fn many_candidates(n: usize) -> Vec<AlertCandidate> {
+    (0..n)
+        .map(|i| {
+            candidate(
+                &format!("user-{i:02}"),
+                "redundant-agent-spawns",
+                Severity::High,
+                80.0,
+            )
+        })
+        .collect()
+}
+
+/// Holds the delivery lock the way another goodhart process would.
+fn hold_lock(dir: &std::path::Path) -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("deliver.lock"))
+        .unwrap();
+    f.lock().unwrap();
+    f
+}
+
+#[test]
+fn a_held_delivery_lock_times_out_and_leaves_everything_pending() {
+    let receiver = start_receiver();
+    let cfg = webhook_cfg(&receiver);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StateStore::open(dir.path()).unwrap();
+    let r = store
+        .reconcile(&many_candidates(3), day(1), &LifecyclePolicy::default())
+        .unwrap();
+
+    let held = hold_lock(dir.path());
+    let opts = DeliverOptions {
+        lock_timeout: std::time::Duration::from_millis(200),
+        ..webhook_opts()
+    };
+    let err = deliver(&mut store, &cfg, &r.alerts, &opts).unwrap_err();
+    assert!(
+        matches!(err, AlertError::DeliveryLocked { ref path, .. } if path.ends_with("deliver.lock")),
+        "{err}"
+    );
+    assert!(err.to_string().contains("stay pending"), "{err}");
+    assert_eq!(receiver.state().requests.len(), 0);
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 3);
+    assert!(outbox.iter().all(|e| e.state == OutboxState::Pending));
+
+    // Once the other process is gone, the next run sends each exactly once.
+    drop(held);
+    let rep = deliver(&mut store, &cfg, &r.alerts, &opts).unwrap();
+    assert_eq!((rep.enqueued, rep.sent, rep.still_pending), (0, 3, 0));
+    assert_eq!(receiver.state().requests.len(), 3);
+}
+
+#[test]
+fn a_delivery_waits_for_the_lock_holder_then_sends() {
+    let receiver = start_receiver();
+    let cfg = webhook_cfg(&receiver);
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = StateStore::open(dir.path()).unwrap();
+    let r = store
+        .reconcile(&many_candidates(2), day(1), &LifecyclePolicy::default())
+        .unwrap();
+    let held = hold_lock(dir.path());
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let started = std::time::Instant::now();
+    let rep = deliver(&mut store, &cfg, &r.alerts, &webhook_opts()).unwrap();
+    release.join().unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    assert_eq!(rep.sent, 2);
+    assert_eq!(receiver.state().requests.len(), 2);
+}
+
+#[test]
+fn two_processes_delivering_at_once_send_each_alert_once() {
+    // Two scans of the same night on one state directory (two connections,
+    // as two processes would have), started together. The sink is slow, so
+    // without the lock the second would read the rows the first is still
+    // sending as pending and send them again.
+    let receiver = start_slow_receiver(std::time::Duration::from_millis(15));
+    let cfg = webhook_cfg(&receiver);
+    let dir = tempfile::tempdir().unwrap();
+    let n = 12;
+    let alerts = {
+        let mut store = StateStore::open(dir.path()).unwrap();
+        store
+            .reconcile(&many_candidates(n), day(1), &LifecyclePolicy::default())
+            .unwrap()
+            .alerts
+    };
+    let barrier = std::sync::Barrier::new(2);
+    let reports: Vec<DeliveryReport> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut store = StateStore::open(dir.path()).unwrap();
+                    barrier.wait();
+                    deliver(&mut store, &cfg, &alerts, &webhook_opts()).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(reports.iter().map(|r| r.sent).sum::<usize>(), n);
+    assert_eq!(reports.iter().map(|r| r.enqueued).sum::<usize>(), n);
+    let s = receiver.state();
+    let mut ids: Vec<&str> = s
+        .requests
+        .iter()
+        .map(|r| r.headers["webhook-id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!((s.requests.len(), ids.len()), (n, n));
+}

@@ -82,6 +82,7 @@ pub fn fast_opts(env: EnvSource) -> DeliverOptions {
         timeout: Duration::from_secs(5),
         seed: 7,
         env,
+        lock_timeout: Duration::from_secs(30),
     }
 }
 
@@ -433,4 +434,15 @@ pub fn start_jira_on(port: u16) -> MockServer {
 /// A webhook receiver answering 200 (after any scripted responses).
 pub fn start_receiver() -> MockServer {
     serve(0, Box::new(|_s, _r| (200, "{}".into())))
+}
+
+/// A webhook receiver answering 200 after `delay` per request (a slow sink).
+pub fn start_slow_receiver(delay: Duration) -> MockServer {
+    serve(
+        0,
+        Box::new(move |_s, _r| {
+            std::thread::sleep(delay);
+            (200, "{}".into())
+        }),
+    )
 }
