@@ -82,7 +82,7 @@ def parse_perf_script(text):
                 samples.append((t, cur))
                 cur = None
             continue
-        if not line.startswith(("\t", " ")):
+        if not line.startswith("\t"):  # header lines (tids are space-padded); stack lines start with a tab
             m = re.search(r"(\d+\.\d+):", line)
             t = float(m.group(1)) if m else None
             cur = []
