@@ -100,23 +100,9 @@ pub(crate) fn opt_f64(
     table: &str,
     name: &str,
 ) -> Result<Option<Vec<Option<f64>>>, DetectError> {
-    let Some(col) = find(batch, name) else {
+    let Some(f) = as_f64(batch, table, name)? else {
         return Ok(None);
     };
-    if !col.data_type().is_numeric() && *col.data_type() != DataType::Null {
-        return Err(DetectError::ColumnType {
-            table: table.to_string(),
-            column: name.to_string(),
-            expected: "a numeric column",
-            found: col.data_type().to_string(),
-        });
-    }
-    let f = cast(col, &DataType::Float64).map_err(|e| DetectError::ColumnType {
-        table: table.to_string(),
-        column: name.to_string(),
-        expected: "a numeric column",
-        found: format!("{} ({e})", col.data_type()),
-    })?;
     let arr: &Float64Array = f.as_primitive();
     Ok(Some(
         (0..arr.len())
@@ -129,4 +115,58 @@ pub(crate) fn opt_f64(
             })
             .collect(),
     ))
+}
+
+/// [`opt_f64`] with rows reordered (row `k` of the result is input row
+/// `order[k]`) and NaN for nulls and non-finite values, read straight from
+/// the Arrow buffer without intermediate per-row options.
+pub(crate) fn opt_f64_ordered(
+    batch: &RecordBatch,
+    table: &str,
+    name: &str,
+    order: &[usize],
+) -> Result<Option<Vec<f64>>, DetectError> {
+    let Some(f) = as_f64(batch, table, name)? else {
+        return Ok(None);
+    };
+    let arr: &Float64Array = f.as_primitive();
+    let values = arr.values();
+    let finite = |v: f64| if v.is_finite() { v } else { f64::NAN };
+    Ok(Some(if arr.null_count() == 0 {
+        order.iter().map(|&i| finite(values[i])).collect()
+    } else {
+        order
+            .iter()
+            .map(|&i| {
+                if arr.is_null(i) {
+                    f64::NAN
+                } else {
+                    finite(values[i])
+                }
+            })
+            .collect()
+    }))
+}
+
+/// An optional numeric column cast to Float64 (`None` when absent).
+fn as_f64(batch: &RecordBatch, table: &str, name: &str) -> Result<Option<ArrayRef>, DetectError> {
+    let Some(col) = find(batch, name) else {
+        return Ok(None);
+    };
+    if !col.data_type().is_numeric() && *col.data_type() != DataType::Null {
+        return Err(DetectError::ColumnType {
+            table: table.to_string(),
+            column: name.to_string(),
+            expected: "a numeric column",
+            found: col.data_type().to_string(),
+        });
+    }
+    cast(col, &DataType::Float64)
+        .map(Some)
+        .map_err(|e| DetectError::ColumnType {
+            table: table.to_string(),
+            column: name.to_string(),
+            expected: "a numeric column",
+            found: format!("{} ({e})", col.data_type()),
+        })
 }

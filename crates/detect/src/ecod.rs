@@ -183,9 +183,15 @@ impl Ecod {
         // pass over the sorted training values then gives, for each group of equal query values,
         // #{train < v}, #{train <= v} and the group's position among the query values, in
         // O(n + m) after the sort (instead of four binary searches per row).
-        let mut order: Vec<usize> = (0..m).filter(|&i| !col[i].is_nan()).collect();
-        order.sort_unstable_by(|&a, &b| col[a].total_cmp(&col[b]).then(a.cmp(&b)));
-        let q: Vec<f64> = order.iter().map(|&i| col[i]).collect();
+        // (value, row) pairs sort without an indirection per comparison; the order is total,
+        // so it is the same as sorting row indices by (value, row).
+        let mut pairs: Vec<(f64, usize)> = (0..m)
+            .filter(|&i| !col[i].is_nan())
+            .map(|i| (col[i], i))
+            .collect();
+        pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let order: Vec<usize> = pairs.iter().map(|p| p.1).collect();
+        let q: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let (mut train_lt, mut train_le) = (0usize, 0usize);
         let mut start = 0;
         while start < q.len() {

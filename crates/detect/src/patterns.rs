@@ -298,11 +298,26 @@ impl PatternSpec {
         Ok(())
     }
 
-    /// Renders a template with the given values.
-    pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
+    /// Renders a template: the placeholder `{keys[i]}` is replaced by
+    /// `value(i)`, key after key. A value is only made when its placeholder
+    /// occurs (explanations are rendered for every user, and most phrases
+    /// use one or two of their variables).
+    pub(crate) fn render(template: &str, keys: &[&str], value: impl Fn(usize) -> String) -> String {
         let mut out = template.to_string();
-        for (k, v) in vars {
-            out = out.replace(&format!("{{{k}}}"), v);
+        let mut placeholder = String::new();
+        for (i, k) in keys.iter().enumerate() {
+            placeholder.clear();
+            placeholder.push('{');
+            placeholder.push_str(k);
+            placeholder.push('}');
+            // Phrases are short and hold few braces: checking at each `{` is
+            // cheaper than the two-way searcher `str::contains` sets up.
+            let bytes = out.as_bytes();
+            let present = (0..bytes.len())
+                .any(|i| bytes[i] == b'{' && bytes[i..].starts_with(placeholder.as_bytes()));
+            if present {
+                out = out.replace(placeholder.as_str(), &value(i));
+            }
         }
         out
     }
@@ -586,50 +601,144 @@ pub struct FeatureEvidence {
     pub evidence: f64,
 }
 
+/// The feature columns of one table for a detector with `m` features, in
+/// the order of the rows being scored (NaN = null): `values[j]` holds
+/// feature `j` (`None` = column absent, as if all null), `supports[j]` its
+/// support counts (`None` = no shrinkage).
+///
+/// Columns are borrowed so that the detectors fitted on one table share a
+/// single read of every column (several patterns use the same columns).
+#[derive(Debug, Clone)]
+pub(crate) struct FeatureColumns<'a> {
+    pub(crate) values: Vec<Option<&'a [f64]>>,
+    pub(crate) supports: Vec<Option<&'a [f64]>>,
+}
+
+/// The rows detectors learn from, grouped by cohort: computed once per
+/// table and shared by every detector fitted on it, instead of each
+/// detector filtering all rows once per cohort.
+#[derive(Debug, Clone)]
+pub(crate) struct CohortRows {
+    /// Distinct cohort ids of the rows ([`ORGANISATION`] excluded), ascending.
+    ids: Vec<usize>,
+    /// `rows[i]`: the learned rows of cohort `ids[i]`, ascending.
+    rows: Vec<Vec<usize>>,
+    /// Every learned row, ascending.
+    all: Vec<usize>,
+    /// Whether some learned row is scored against the organisation.
+    org_learned: bool,
+}
+
+impl CohortRows {
+    /// Groups rows by their cohort (`targets[r]`); only rows for which
+    /// `learned(r)` holds are learned from (every row is scored).
+    pub(crate) fn new(targets: &[usize], learned: impl Fn(usize) -> bool) -> CohortRows {
+        // Rows usually come grouped by user (hence by cohort): skipping
+        // repeats first keeps the sort small.
+        let mut ids: Vec<usize> = Vec::new();
+        for &c in targets {
+            if c != ORGANISATION && ids.last() != Some(&c) {
+                ids.push(c);
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut rows: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
+        let mut all = Vec::with_capacity(targets.len());
+        let mut org_learned = false;
+        let mut last: Option<(usize, usize)> = None;
+        for (r, &c) in targets.iter().enumerate() {
+            if !learned(r) {
+                continue;
+            }
+            all.push(r);
+            if c == ORGANISATION {
+                org_learned = true;
+                continue;
+            }
+            let i = match last {
+                Some((lc, li)) if lc == c => li,
+                _ => ids.binary_search(&c).expect("every cohort id is listed"),
+            };
+            last = Some((c, i));
+            rows[i].push(r);
+        }
+        CohortRows {
+            ids,
+            rows,
+            all,
+            org_learned,
+        }
+    }
+}
+
 impl ValidPatternParams {
-    fn learn(&self, values: &Array2<f64>, cohort_rows: &[usize]) -> Vec<Option<FeatureBaseline>> {
-        let m = self.features.len();
-        (0..m)
+    /// Baselines of every feature over the given rows (`None` where the
+    /// rows have no usable value).
+    fn learn(&self, cols: &FeatureColumns<'_>, rows: &[usize]) -> Vec<Option<FeatureBaseline>> {
+        (0..self.features.len())
             .map(|j| {
                 let spec = &self.features[j];
-                let raw: Vec<f64> = cohort_rows
+                let x = cols.values[j]?;
+                let raw: Vec<f64> = rows
                     .iter()
-                    .map(|&r| values[[r, j]])
+                    .map(|&r| x[r])
                     .filter(|v| v.is_finite())
                     .collect();
-                let raw_b = if self.percentiles {
-                    Baseline::learn(&raw, spec.min_spread)?
-                } else {
-                    Baseline::learn_summary(&raw, spec.min_spread)?
-                };
-                let has_support = spec.prior_count > 0.0
-                    && cohort_rows.iter().any(|&r| values[[r, m + j]].is_finite());
-                if !has_support {
+                let raw_b = Baseline::learn_owned(raw, spec.min_spread, self.percentiles)?;
+                let support = cols.supports[j]
+                    .filter(|s| spec.prior_count > 0.0 && rows.iter().any(|&r| s[r].is_finite()));
+                let Some(s) = support else {
                     // Nothing to shrink: the shrunk baseline is the raw one.
                     return Some(FeatureBaseline {
                         shrunk: raw_b.clone(),
                         raw: raw_b,
                     });
-                }
-                let shrunk: Vec<f64> = cohort_rows
+                };
+                let shrunk: Vec<f64> = rows
                     .iter()
-                    .filter(|&&r| values[[r, j]].is_finite())
-                    .map(|&r| {
-                        shrink(
-                            values[[r, j]],
-                            values[[r, m + j]],
-                            raw_b.typical,
-                            spec.prior_count,
-                        )
-                    })
+                    .filter(|&&r| x[r].is_finite())
+                    .map(|&r| shrink(x[r], s[r], raw_b.typical, spec.prior_count))
                     .collect();
-                let shrunk_b = Baseline::learn_summary(&shrunk, spec.min_spread)?;
+                let shrunk_b = Baseline::learn_owned(shrunk, spec.min_spread, false)?;
                 Some(FeatureBaseline {
                     raw: raw_b,
                     shrunk: shrunk_b,
                 })
             })
             .collect()
+    }
+
+    /// Fits on feature columns whose rows are grouped by `groups`: the
+    /// implementation behind [`Fit`] (which reads the columns out of the
+    /// dataset), used directly by scoring to share column reads and cohort
+    /// grouping between detectors.
+    pub(crate) fn fit_columns(
+        &self,
+        cols: &FeatureColumns<'_>,
+        groups: &CohortRows,
+    ) -> PatternModel {
+        debug_assert_eq!(cols.values.len(), self.features.len());
+        debug_assert_eq!(cols.supports.len(), self.features.len());
+        let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = groups
+            .ids
+            .par_iter()
+            .zip(groups.rows.par_iter())
+            .map(|(&c, rows)| (c, self.learn(cols, rows)))
+            .collect();
+        // The organisation-wide baseline is the fallback: learned when some
+        // row is scored against it or some cohort lacks a feature.
+        let needed = groups.ids.is_empty()
+            || groups.org_learned
+            || cohorts.iter().any(|c| c.1.iter().any(Option::is_none));
+        if needed {
+            cohorts.push((ORGANISATION, self.learn(cols, &groups.all)));
+        }
+        PatternModel {
+            features: self.features.clone(),
+            secondary_weight: self.secondary_weight,
+            cohorts,
+        }
     }
 }
 
@@ -657,36 +766,46 @@ impl Fit<Array2<f64>, Array1<usize>, DetectError> for ValidPatternParams {
                 found: format!("{} columns", x.ncols()),
             });
         }
-        let targets = ds.targets();
-        let mut ids: Vec<usize> = targets
-            .iter()
-            .copied()
-            .filter(|&c| c != ORGANISATION)
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let columns: Vec<Vec<f64>> = x.columns().into_iter().map(|c| c.to_vec()).collect();
+        let cols = FeatureColumns {
+            values: columns[..m].iter().map(|c| Some(c.as_slice())).collect(),
+            supports: columns[m..].iter().map(|c| Some(c.as_slice())).collect(),
+        };
+        let targets: Vec<usize> = ds.targets().iter().copied().collect();
         // Rows with weight 0 are scored but not learned from.
-        let all: Vec<usize> = (0..x.nrows()).filter(|&r| ds.weight_for(r) > 0.0).collect();
-        let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = ids
-            .par_iter()
-            .map(|&c| {
-                let rows: Vec<usize> = all.iter().copied().filter(|&r| targets[r] == c).collect();
-                (c, self.learn(x, &rows))
-            })
-            .collect();
-        // The organisation-wide baseline is the fallback: learned when some
-        // row is scored against it or some cohort lacks a feature.
-        let needed = ids.is_empty()
-            || all.iter().any(|&r| targets[r] == ORGANISATION)
-            || cohorts.iter().any(|c| c.1.iter().any(Option::is_none));
-        if needed {
-            cohorts.push((ORGANISATION, self.learn(x, &all)));
+        let groups = CohortRows::new(&targets, |r| ds.weight_for(r) > 0.0);
+        Ok(self.fit_columns(&cols, &groups))
+    }
+}
+
+/// Rows per rayon task when scoring columns.
+const PREDICT_CHUNK: usize = 2048;
+
+/// A model's baselines resolved per cohort id (with the organisation
+/// fallback), so that scoring a row costs one lookup instead of two binary
+/// searches per feature.
+struct Resolved<'m> {
+    /// `(cohort id, baseline per feature)`, by cohort id.
+    cohorts: Vec<(usize, Vec<Option<&'m FeatureBaseline>>)>,
+    /// For ids the model does not know: the organisation's baselines.
+    org: Vec<Option<&'m FeatureBaseline>>,
+}
+
+impl<'m> Resolved<'m> {
+    fn new(model: &'m PatternModel) -> Resolved<'m> {
+        let m = model.features.len();
+        let per = |c: usize| (0..m).map(|j| model.baseline(c, j)).collect::<Vec<_>>();
+        Resolved {
+            cohorts: model.cohorts.iter().map(|(c, _)| (*c, per(*c))).collect(),
+            org: per(ORGANISATION),
         }
-        Ok(PatternModel {
-            features: self.features.clone(),
-            secondary_weight: self.secondary_weight,
-            cohorts,
-        })
+    }
+
+    fn get(&self, cohort: usize) -> &[Option<&'m FeatureBaseline>] {
+        match self.cohorts.binary_search_by_key(&cohort, |e| e.0) {
+            Ok(i) => &self.cohorts[i].1,
+            Err(_) => &self.org,
+        }
     }
 }
 
@@ -723,11 +842,23 @@ impl PatternModel {
     /// Evidence of feature `j` for one row.
     fn evidence_of(&self, j: usize, row: ArrayView1<'_, f64>, cohort: usize) -> FeatureEvidence {
         let m = self.features.len();
+        self.evidence_with(j, row[j], row[m + j], self.baseline(cohort, j))
+    }
+
+    /// Evidence of feature `j` with value `x` and support `support` against
+    /// the baseline `b` (the arithmetic shared by every scoring path).
+    #[inline]
+    fn evidence_with(
+        &self,
+        j: usize,
+        x: f64,
+        support: f64,
+        b: Option<&FeatureBaseline>,
+    ) -> FeatureEvidence {
         let spec = &self.features[j];
-        let x = row[j];
-        match (x.is_finite(), self.baseline(cohort, j)) {
+        match (x.is_finite(), b) {
             (true, Some(b)) => {
-                let s = shrink(x, row[m + j], b.raw.typical, spec.prior_count);
+                let s = shrink(x, support, b.raw.typical, spec.prior_count);
                 let z = match spec.direction {
                     Direction::HigherIsWorse => b.shrunk.z(s),
                     Direction::LowerIsWorse => -b.shrunk.z(s),
@@ -751,22 +882,40 @@ impl PatternModel {
         }
     }
 
+    /// `evidence_with(j, x, support, Some(b)).evidence` for a finite `x`, up
+    /// to the sign of a zero: when the materiality gate is exactly 0 the
+    /// evidence is `max(z, 0) * 0 = ±0` whatever z is, so z (a logarithm) is
+    /// not computed. Only for strengths: a ±0 term changes neither the
+    /// order of the positive terms nor the bits of a decayed sum (which
+    /// starts at +0).
+    #[inline]
+    fn gated_evidence(&self, j: usize, x: f64, support: f64, b: &FeatureBaseline) -> f64 {
+        let spec = &self.features[j];
+        let s = shrink(x, support, b.raw.typical, spec.prior_count);
+        let gate = spec.gate(s, b.raw.typical);
+        if gate == 0.0 {
+            return 0.0;
+        }
+        let z = match spec.direction {
+            Direction::HigherIsWorse => b.shrunk.z(s),
+            Direction::LowerIsWorse => -b.shrunk.z(s),
+        };
+        z.max(0.0) * gate
+    }
+
     /// The pattern strength of one row ([`PatternModel::strength`] of
-    /// [`PatternModel::feature_evidence`], without allocating for patterns
-    /// of up to 8 features).
+    /// [`PatternModel::feature_evidence`], without allocating).
     pub fn row_strength(&self, row: ArrayView1<'_, f64>, cohort: usize) -> Option<f64> {
-        let m = self.features.len();
-        if m > 8 {
-            return self.strength(&self.feature_evidence(row, cohort));
-        }
-        let mut buf = [0.0f64; 8];
         let mut any = false;
-        for (j, slot) in buf.iter_mut().enumerate().take(m) {
-            let e = self.evidence_of(j, row, cohort);
-            any |= e.value.is_some();
-            *slot = e.evidence;
-        }
-        any.then(|| decayed_sum(buf[..m].iter().copied(), self.secondary_weight))
+        let s = decayed_sum(
+            (0..self.features.len()).map(|j| {
+                let e = self.evidence_of(j, row, cohort);
+                any |= e.value.is_some();
+                e.evidence
+            }),
+            self.secondary_weight,
+        );
+        any.then_some(s)
     }
 
     /// Combines feature evidence into the pattern strength: evidence sorted
@@ -781,6 +930,92 @@ impl PatternModel {
             self.secondary_weight,
         ))
     }
+
+    /// Per-feature evidence of every row of `cols` (row `r` scored against
+    /// cohort `targets[r]`), flattened row-major: row `r`'s evidence is
+    /// `[r * m..(r + 1) * m]`. Rows in parallel; the same numbers as
+    /// [`PatternModel::feature_evidence`].
+    pub(crate) fn evidence_columns(
+        &self,
+        cols: &FeatureColumns<'_>,
+        targets: &[usize],
+    ) -> Vec<FeatureEvidence> {
+        let m = self.features.len();
+        let resolved = Resolved::new(self);
+        let empty = FeatureEvidence {
+            value: None,
+            shrunk: f64::NAN,
+            z: 0.0,
+            gate: 0.0,
+            evidence: 0.0,
+        };
+        let mut out = vec![empty; targets.len() * m];
+        if m == 0 {
+            return out;
+        }
+        out.par_chunks_mut(PREDICT_CHUNK * m)
+            .enumerate()
+            .for_each(|(chunk, ev)| {
+                for (i, row) in ev.chunks_exact_mut(m).enumerate() {
+                    let r = chunk * PREDICT_CHUNK + i;
+                    let b = resolved.get(targets[r]);
+                    for (j, e) in row.iter_mut().enumerate() {
+                        let x = cols.values[j].map_or(f64::NAN, |c| c[r]);
+                        let s = cols.supports[j].map_or(f64::NAN, |c| c[r]);
+                        *e = self.evidence_with(j, x, s, b[j]);
+                    }
+                }
+            });
+        out
+    }
+
+    /// The pattern strength of every row of `cols` (row `r` scored against
+    /// cohort `targets[r]`): [`PatternModel::row_strength`] per row, rows in
+    /// parallel, without materialising the per-feature evidence.
+    ///
+    /// Within a chunk of rows the evidence is computed feature by feature
+    /// (a tight loop over one column), then combined per row.
+    pub(crate) fn strength_columns(
+        &self,
+        cols: &FeatureColumns<'_>,
+        targets: &[usize],
+    ) -> Vec<Option<f64>> {
+        let m = self.features.len();
+        let resolved = Resolved::new(self);
+        let mut out = vec![None; targets.len()];
+        out.par_chunks_mut(PREDICT_CHUNK)
+            .enumerate()
+            .for_each(|(chunk, out)| {
+                let rows = chunk * PREDICT_CHUNK..chunk * PREDICT_CHUNK + out.len();
+                let baselines: Vec<&[Option<&FeatureBaseline>]> =
+                    rows.clone().map(|r| resolved.get(targets[r])).collect();
+                // `evidence[j * len + i]`: feature j of row i; an absent
+                // column keeps evidence 0 (what `evidence_with` gives a null).
+                let len = out.len();
+                let mut evidence = vec![0.0f64; m * len];
+                let mut any = vec![false; len];
+                for j in 0..m {
+                    let Some(x) = cols.values[j] else { continue };
+                    let (x, ev) = (&x[rows.clone()], &mut evidence[j * len..(j + 1) * len]);
+                    let support = cols.supports[j].map(|s| &s[rows.clone()]);
+                    for i in 0..len {
+                        let s = support.map_or(f64::NAN, |s| s[i]);
+                        if let (true, Some(b)) = (x[i].is_finite(), baselines[i][j]) {
+                            any[i] = true;
+                            ev[i] = self.gated_evidence(j, x[i], s, b);
+                        }
+                    }
+                }
+                let mut buf = vec![0.0f64; m];
+                for (i, slot) in out.iter_mut().enumerate() {
+                    for (j, b) in buf.iter_mut().enumerate() {
+                        *b = evidence[j * len + i];
+                    }
+                    *slot = any[i].then(|| decayed_sum_slice(&mut buf, self.secondary_weight));
+                }
+            });
+        out
+    }
 }
 
 /// `v(1) + w v(2) + w^2 v(3) + ...` over the values sorted descending.
@@ -790,11 +1025,70 @@ impl PatternModel {
 /// assert_eq!(decayed_sum([1.0, 4.0, 2.0], 0.5), 4.0 + 1.0 + 0.25);
 /// ```
 pub fn decayed_sum(values: impl IntoIterator<Item = f64>, w: f64) -> f64 {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
-    v.sort_by(|a, b| b.total_cmp(a));
+    // This runs once per row and pattern (and per session): up to 16 values
+    // are sorted on the stack, more spill to the heap.
+    let mut buf = [0.0f64; 16];
+    let mut len = 0;
+    let mut spill: Vec<f64> = Vec::new();
+    for x in values {
+        if len < buf.len() {
+            buf[len] = x;
+            len += 1;
+        } else {
+            if spill.is_empty() {
+                spill.extend_from_slice(&buf);
+            }
+            spill.push(x);
+        }
+    }
+    if spill.is_empty() {
+        decayed_sum_slice(&mut buf[..len], w)
+    } else {
+        decayed_sum_slice(&mut spill, w)
+    }
+}
+
+/// [`decayed_sum`] of the values of `v` (reordered). Values that compare
+/// equal under `total_cmp` are bit-identical, so the order of the sum (hence
+/// its bits) does not depend on the sorting algorithm.
+pub(crate) fn decayed_sum_slice(v: &mut [f64], w: f64) -> f64 {
+    // Most patterns have one or two features: the same sum without the
+    // general sorting loop (`f` is 1, then `1 * w`).
+    match *v {
+        [a] if a.is_finite() => return 0.0 + 1.0 * a,
+        [a, b] if a.is_finite() && b.is_finite() => {
+            let (hi, lo) = if a.total_cmp(&b).is_lt() {
+                (b, a)
+            } else {
+                (a, b)
+            };
+            return 0.0 + 1.0 * hi + (1.0 * w) * lo;
+        }
+        _ => {}
+    }
+    let mut finite = 0;
+    for i in 0..v.len() {
+        if v[i].is_finite() {
+            v.swap(finite, i);
+            finite += 1;
+        }
+    }
+    let v = &mut v[..finite];
+    if v.len() <= 16 {
+        // Usually one to three values: an insertion sort is cheapest.
+        for i in 1..v.len() {
+            let mut k = i;
+            while k > 0 && v[k - 1].total_cmp(&v[k]).is_lt() {
+                v.swap(k - 1, k);
+                k -= 1;
+            }
+        }
+    } else {
+        v.sort_unstable_by(|a, b| b.total_cmp(a));
+    }
     let mut f = 1.0;
     let mut s = 0.0;
-    for x in v {
+    for &x in v.iter() {
         s += f * x;
         f *= w;
     }

@@ -7,6 +7,7 @@
 //! itself is a sort plus a few interpolations.
 
 use serde::Serialize;
+use std::sync::LazyLock;
 
 /// Consistency constant turning a MAD into a standard-deviation estimate
 /// for normally distributed data.
@@ -35,6 +36,28 @@ pub const Z_CLIP: f64 = 12.0;
 /// ```
 pub fn slog1p(x: f64) -> f64 {
     x.signum() * x.abs().ln_1p()
+}
+
+/// Small non-negative integers whose [`slog1p`] is tabulated.
+const SLOG1P_TABLE_LEN: usize = 256;
+
+/// [`slog1p`] of `0, 1, ..., SLOG1P_TABLE_LEN - 1`.
+static SLOG1P_TABLE: LazyLock<[f64; SLOG1P_TABLE_LEN]> =
+    LazyLock::new(|| std::array::from_fn(|i| slog1p(i as f64)));
+
+/// [`slog1p`], looked up for small non-negative integers: counts, and the
+/// exact zeros of zero-inflated shares, are most of the values baselines
+/// and z-scores take the logarithm of. The table holds `slog1p`'s own
+/// results and is only used for exactly those values (`-0.0` excluded), so
+/// the result is bit-identical.
+#[inline]
+fn slog1p_cached(x: f64) -> f64 {
+    let i = x as usize;
+    if i < SLOG1P_TABLE_LEN && (i as f64).to_bits() == x.to_bits() {
+        SLOG1P_TABLE[i]
+    } else {
+        slog1p(x)
+    }
 }
 
 /// Linear-interpolation quantile (type 7, as numpy's default) of an
@@ -79,17 +102,123 @@ pub fn median_unsorted(v: &mut [f64]) -> f64 {
     }
 }
 
+/// `x`'s place in [`f64::total_cmp`]'s order as an integer:
+/// `total_cmp(a, b) == total_key(a).cmp(&total_key(b))` (the same bit
+/// transformation `total_cmp` makes), inverted by [`from_total_key`].
+/// Selecting and sorting these keys is cheaper than comparing floats with
+/// `total_cmp`, and gives the same order.
+pub(crate) fn total_key(x: f64) -> i64 {
+    let b = x.to_bits() as i64;
+    b ^ ((((b >> 63) as u64) >> 1) as i64)
+}
+
+/// The float of a [`total_key`].
+fn from_total_key(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
+}
+
 /// The values at the given ascending, distinct ranks (0-based) of `v`, by
-/// successive selection (`v` is reordered).
-fn order_stats(v: &mut [f64], ranks: &[usize]) -> Vec<(usize, f64)> {
+/// selection (`v` is reordered), ascending by rank.
+///
+/// The middle rank is selected first and each side only within its own
+/// part; a rank right next to a selected one is the extreme of the
+/// adjacent part (a scan, no selection). For the baseline's eight ranks
+/// this is about 2.5 n comparisons instead of 4 n for selecting each rank in
+/// turn. Order statistics of a total order are unique, so the values do not
+/// depend on how they are found.
+fn order_stats<T: Copy + Ord>(v: &mut [T], ranks: &[usize]) -> Vec<(usize, T)> {
     let mut out = Vec::with_capacity(ranks.len());
-    let mut start = 0;
-    for &r in ranks {
-        let (_, x, _) = v[start..].select_nth_unstable_by(r - start, f64::total_cmp);
-        out.push((r, *x));
-        start = r;
-    }
+    select_ranks(v, 0, ranks, &mut out);
+    out.sort_unstable_by_key(|s| s.0);
     out
+}
+
+/// [`order_stats`] of the slice `v` holding ranks `offset..offset + v.len()`.
+fn select_ranks<T: Copy + Ord>(
+    v: &mut [T],
+    offset: usize,
+    ranks: &[usize],
+    out: &mut Vec<(usize, T)>,
+) {
+    if ranks.is_empty() {
+        return;
+    }
+    let mid = ranks.len() / 2;
+    let rank = ranks[mid];
+    let (left, x, right) = v.select_nth_unstable(rank - offset);
+    out.push((rank, *x));
+    let (mut below, mut above) = (&ranks[..mid], &ranks[mid + 1..]);
+    if let Some((&last, rest)) = below.split_last() {
+        if last + 1 == rank {
+            let max = left.iter().copied().max();
+            out.push((last, max.expect("rank - 1 is in the left part")));
+            below = rest;
+        }
+    }
+    if let Some((&first, rest)) = above.split_first() {
+        if first == rank + 1 {
+            let min = right.iter().copied().min();
+            out.push((first, min.expect("rank + 1 is in the right part")));
+            above = rest;
+        }
+    }
+    select_ranks(left, offset, below, out);
+    select_ranks(right, rank + 1, above, out);
+}
+
+/// [`median_unsorted`] of non-negative, non-NaN values given as their bits
+/// (which order like the values), reordering `bits`.
+fn median_of_nonnegative(bits: &mut [u64]) -> f64 {
+    let n = bits.len();
+    let (_, &mut hi, _) = bits.select_nth_unstable(n / 2);
+    let hi = f64::from_bits(hi);
+    if n % 2 == 1 {
+        hi
+    } else {
+        // The lower middle is the largest value left of the upper one.
+        let lo = bits[..n / 2].iter().copied().max().expect("n >= 2");
+        (f64::from_bits(lo) + hi) / 2.0
+    }
+}
+
+/// The ranks bracketing the type-7 quantile `q` of `n` values and its
+/// position: `(floor, ceil, q (n - 1))`.
+fn quantile_ranks(q: f64, n: usize) -> (usize, usize, f64) {
+    let pos = q * (n - 1) as f64;
+    (pos.floor() as usize, pos.ceil() as usize, pos)
+}
+
+/// Linear interpolation between the values at ranks `lo` and `lo + 1`.
+fn interpolate(at_lo: f64, at_hi: f64, pos: f64, lo: usize) -> f64 {
+    at_lo + (at_hi - at_lo) * (pos - lo as f64)
+}
+
+/// The type-7 quantile `q` (in `[0, 1]`) of the finite values of `values`
+/// by selection (linear time), `None` when there is none. Bit-identical to
+/// the quantiles of [`Baseline`] (e.g. its `p95`), without learning the
+/// rest of a baseline.
+///
+/// ```
+/// use goodhart_detect::robust::{quantile_select, Baseline};
+/// let v = [3.0, f64::NAN, 1.0, 7.0, 2.0, 12.0];
+/// let b = Baseline::learn(&v, 0.1).unwrap();
+/// assert_eq!(quantile_select(&v, 0.95), Some(b.p95));
+/// assert_eq!(quantile_select(&[f64::NAN], 0.5), None);
+/// ```
+pub fn quantile_select(values: &[f64], q: f64) -> Option<f64> {
+    let mut keys: Vec<i64> = values
+        .iter()
+        .filter(|x| x.is_finite())
+        .map(|&x| total_key(x))
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    let (lo, hi, pos) = quantile_ranks(q, keys.len());
+    let ranks = if lo == hi { vec![lo] } else { vec![lo, hi] };
+    let stats = order_stats(&mut keys, &ranks);
+    let at = |i: usize| from_total_key(stats[i].1);
+    Some(interpolate(at(0), at(ranks.len() - 1), pos, lo))
 }
 
 /// The learned baseline of one feature in one cohort.
@@ -149,18 +278,24 @@ impl Baseline {
     /// assert!((b.z(1.0) - 2f64.ln() / 0.25).abs() < 1e-12);
     /// ```
     pub fn learn(values: &[f64], min_spread: f64) -> Option<Baseline> {
-        Self::learn_impl(values, min_spread, true)
+        Self::learn_owned(values.to_vec(), min_spread, true)
     }
 
     /// [`Baseline::learn`] without keeping the sorted values: quantiles by
     /// selection (linear time), [`Baseline::percentile`] returns NaN. For
     /// large tables (sessions) whose percentiles are never reported.
     pub fn learn_summary(values: &[f64], min_spread: f64) -> Option<Baseline> {
-        Self::learn_impl(values, min_spread, false)
+        Self::learn_owned(values.to_vec(), min_spread, false)
     }
 
-    fn learn_impl(values: &[f64], min_spread: f64, keep_sorted: bool) -> Option<Baseline> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    /// [`Baseline::learn`] (`keep_sorted`) or [`Baseline::learn_summary`]
+    /// of values the caller gives away (saves a copy per baseline).
+    pub(crate) fn learn_owned(
+        mut v: Vec<f64>,
+        min_spread: f64,
+        keep_sorted: bool,
+    ) -> Option<Baseline> {
+        v.retain(|v| v.is_finite());
         if v.is_empty() {
             return None;
         }
@@ -170,18 +305,27 @@ impl Baseline {
         const QS: [f64; 4] = [0.1, 0.5, 0.9, 0.95];
         let mut ranks: Vec<usize> = QS
             .iter()
-            .flat_map(|q| {
-                let pos = q * (n - 1) as f64;
-                [pos.floor() as usize, pos.ceil() as usize]
+            .flat_map(|&q| {
+                let (lo, hi, _) = quantile_ranks(q, n);
+                [lo, hi]
             })
             .collect();
         ranks.sort_unstable();
         ranks.dedup();
+        // Selection and sorting run on `total_key`s (the same order as
+        // `total_cmp`, cheaper to compare); collected in place.
+        let mut keys: Vec<i64> = v.into_iter().map(total_key).collect();
         let stats: Vec<(usize, f64)> = if keep_sorted {
-            v.sort_unstable_by(f64::total_cmp);
-            ranks.iter().map(|&r| (r, v[r])).collect()
+            keys.sort_unstable();
+            ranks
+                .iter()
+                .map(|&r| (r, from_total_key(keys[r])))
+                .collect()
         } else {
-            order_stats(&mut v, &ranks)
+            order_stats(&mut keys, &ranks)
+                .into_iter()
+                .map(|(r, k)| (r, from_total_key(k)))
+                .collect()
         };
         let at = |r: usize| {
             stats[stats
@@ -190,17 +334,21 @@ impl Baseline {
             .1
         };
         let quantile = |q: f64, f: &dyn Fn(f64) -> f64| {
-            let pos = q * (n - 1) as f64;
-            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
-            f(at(lo)) + (f(at(hi)) - f(at(lo))) * (pos - lo as f64)
+            let (lo, hi, pos) = quantile_ranks(q, n);
+            interpolate(f(at(lo)), f(at(hi)), pos, lo)
         };
         let id = |x: f64| x;
         let lg = |x: f64| slog1p(x);
         let median = quantile(0.5, &lg);
         let q10 = quantile(0.1, &lg);
         let q90 = quantile(0.9, &lg);
-        let mut dev: Vec<f64> = v.iter().map(|&x| (slog1p(x) - median).abs()).collect();
-        let mad_sigma = MAD_TO_SIGMA * median_unsorted(&mut dev);
+        // Absolute deviations are non-negative: their median is selected on
+        // their bits.
+        let mut dev: Vec<u64> = keys
+            .iter()
+            .map(|&k| (slog1p_cached(from_total_key(k)) - median).abs().to_bits())
+            .collect();
+        let mad_sigma = MAD_TO_SIGMA * median_of_nonnegative(&mut dev);
         let decile_sigma = (q90 - q10) / P90_P10_TO_SIGMA;
         let floor = min_spread.max(1e-9);
         let (spread, spread_rule) = if mad_sigma > 1e-12 && mad_sigma >= floor {
@@ -219,7 +367,11 @@ impl Baseline {
             spread_down: spread.max((median - q10) / P90_TO_SIGMA),
             typical: quantile(0.5, &id),
             p95: quantile(0.95, &id),
-            sorted: if keep_sorted { v } else { Vec::new() },
+            sorted: if keep_sorted {
+                keys.into_iter().map(from_total_key).collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -230,7 +382,7 @@ impl Baseline {
     /// own tail (e.g. the 10% of people with a few redundant spawns) is not
     /// anomalous.
     pub fn z(&self, x: f64) -> f64 {
-        let d = slog1p(x) - self.median;
+        let d = slog1p_cached(x) - self.median;
         let s = if d >= 0.0 {
             self.spread_up
         } else {

@@ -7,21 +7,24 @@ use crate::ecod::Ecod;
 use crate::iforest::IsolationForestParams;
 use crate::options::{ScoreOptions, Severity};
 use crate::patterns::{
-    decayed_sum, FeatureEvidence, FeatureSpec, PatternModel, PatternParams, PatternSpec,
-    ORGANISATION,
+    decayed_sum, CohortRows, FeatureColumns, FeatureEvidence, FeatureSpec, PatternModel,
+    PatternParams, PatternSpec, ORGANISATION,
 };
-use crate::robust::Baseline;
+use crate::robust::{quantile_select, total_key, Baseline};
 use crate::DetectError;
-use arrow::array::{ArrayRef, BooleanArray, Float64Array, StringArray, UInt32Array};
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Float64Array, StringArray, StringBuilder, UInt32Array,
+};
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use linfa::dataset::DatasetBase;
-use linfa::traits::Fit;
 use linfa::ParamGuard;
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 
 const USERS: &str = "user feature table";
@@ -124,46 +127,90 @@ struct PatternRun {
     model: Option<PatternModel>,
     /// Columns of the pattern absent from the table.
     missing: Vec<String>,
-    evidence: Vec<Vec<FeatureEvidence>>,
+    /// Per-feature evidence, row-major (`m` values per row), kept for
+    /// explanations (users); large tables (sessions) only keep the strength.
+    evidence: Vec<FeatureEvidence>,
     strength: Vec<Option<f64>>,
 }
 
-fn sorted_f64(
-    batch: &RecordBatch,
-    table: &str,
-    name: &str,
-    order: &[usize],
-) -> Result<Option<Vec<f64>>, DetectError> {
-    Ok(columns::opt_f64(batch, table, name)?
-        .map(|v| order.iter().map(|&i| v[i].unwrap_or(f64::NAN)).collect()))
+impl PatternRun {
+    /// Per-feature evidence of row `r` (empty when not kept).
+    fn evidence(&self, r: usize) -> &[FeatureEvidence] {
+        let m = self.model.as_ref().map_or(0, |m| m.features().len());
+        self.evidence.get(r * m..(r + 1) * m).unwrap_or(&[])
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Numeric columns of one input table in scoring row order, each read once
+/// (cast to f64, reordered, NaN for null and non-finite values) and shared
+/// by every detector using it: patterns share many columns (supports such
+/// as `sessions`, `spawns` or `accepted`, ranking columns that are also
+/// features).
+struct NumericColumns {
+    /// By name; `None` = absent from the table.
+    cols: HashMap<String, Option<Vec<f64>>>,
+}
+
+impl NumericColumns {
+    /// Reads the named columns (in parallel); errors on a non-numeric one.
+    fn load<'a>(
+        batch: &RecordBatch,
+        table: &str,
+        names: impl IntoIterator<Item = &'a str>,
+        order: &[usize],
+    ) -> Result<NumericColumns, DetectError> {
+        let mut names: Vec<&str> = names.into_iter().collect();
+        names.sort_unstable();
+        names.dedup();
+        let loaded: Vec<Result<Option<Vec<f64>>, DetectError>> = names
+            .par_iter()
+            .map(|name| columns::opt_f64_ordered(batch, table, name, order))
+            .collect();
+        let mut cols = HashMap::with_capacity(names.len());
+        for (name, col) in names.into_iter().zip(loaded) {
+            cols.insert(name.to_string(), col?);
+        }
+        Ok(NumericColumns { cols })
+    }
+
+    /// A column (`None` when absent from the table).
+    ///
+    /// # Panics
+    /// If `name` was not loaded.
+    fn get(&self, name: &str) -> Option<&[f64]> {
+        self.cols
+            .get(name)
+            .unwrap_or_else(|| panic!("column `{name}` was not loaded"))
+            .as_deref()
+    }
+}
+
+/// The columns the features read: values and supports.
+fn feature_column_names(features: &[FeatureSpec]) -> impl Iterator<Item = &str> {
+    features
+        .iter()
+        .flat_map(|f| std::iter::once(f.column.as_str()).chain(f.support.as_deref()))
+}
+
+/// Fits one pattern detector on a table's columns and scores its rows
+/// (row `r` against cohort `targets[r]`).
 fn run_pattern(
-    batch: &RecordBatch,
-    table: &str,
+    cols: &NumericColumns,
     features: &[FeatureSpec],
-    order: &[usize],
-    cohort_ids: &[usize],
-    learn_from: Option<&[bool]>,
+    targets: &[usize],
+    groups: &CohortRows,
     detailed: bool,
     secondary_weight: f64,
 ) -> Result<PatternRun, DetectError> {
-    let n = order.len();
+    let n = targets.len();
     let m = features.len();
-    let mut x = Array2::from_elem((n, 2 * m), f64::NAN);
-    let mut missing = Vec::new();
-    for (j, f) in features.iter().enumerate() {
-        match sorted_f64(batch, table, &f.column, order)? {
-            Some(v) => x.column_mut(j).assign(&Array1::from(v)),
-            None => missing.push(f.column.clone()),
-        }
-        if let Some(s) = &f.support {
-            if let Some(v) = sorted_f64(batch, table, s, order)? {
-                x.column_mut(m + j).assign(&Array1::from(v));
-            }
-        }
-    }
+    let values: Vec<Option<&[f64]>> = features.iter().map(|f| cols.get(&f.column)).collect();
+    let missing: Vec<String> = features
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_none())
+        .map(|(f, _)| f.column.clone())
+        .collect();
     if missing.len() == m {
         return Ok(PatternRun {
             model: None,
@@ -172,30 +219,27 @@ fn run_pattern(
             strength: vec![None; n],
         });
     }
-    let mut ds = DatasetBase::new(x, Array1::from(cohort_ids.to_vec()));
-    if let Some(mask) = learn_from {
-        ds = ds.with_weights(mask.iter().map(|&b| if b { 1.0 } else { 0.0 }).collect());
-    }
+    let fc = FeatureColumns {
+        values,
+        supports: features
+            .iter()
+            .map(|f| f.support.as_deref().and_then(|s| cols.get(s)))
+            .collect(),
+    };
     let model = PatternParams::new(features.to_vec())
         .percentiles(detailed)
         .secondary_weight(secondary_weight)
         .check()?
-        .fit(&ds)?;
-    // Per-feature evidence is kept for explanations (users); large tables
-    // (sessions) only keep the strength.
-    let (evidence, strength): (Vec<Vec<FeatureEvidence>>, Vec<Option<f64>>) = if detailed {
-        let evidence: Vec<Vec<FeatureEvidence>> = (0..n)
-            .into_par_iter()
-            .map(|r| model.feature_evidence(ds.records().row(r), cohort_ids[r]))
+        .fit_columns(&fc, groups);
+    let (evidence, strength) = if detailed {
+        let evidence = model.evidence_columns(&fc, targets);
+        let strength = evidence
+            .chunks_exact(m)
+            .map(|e| model.strength(e))
             .collect();
-        let strength = evidence.iter().map(|e| model.strength(e)).collect();
         (evidence, strength)
     } else {
-        let strength = (0..n)
-            .into_par_iter()
-            .map(|r| model.row_strength(ds.records().row(r), cohort_ids[r]))
-            .collect();
-        (Vec::new(), strength)
+        (Vec::new(), model.strength_columns(&fc, targets))
     };
     Ok(PatternRun {
         model: Some(model),
@@ -219,22 +263,33 @@ pub fn score(
 ) -> Result<Scores, DetectError> {
     opts.check()?;
     // ---- users, in user_id order (input row order never matters) --------
-    let user_ids = columns::strings(users, USERS, "user_id")?;
+    let user_arr = columns::utf8(users, USERS, "user_id")?;
+    let user_ids = columns::str_values(&user_arr);
     let n = user_ids.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| user_ids[a].cmp(&user_ids[b]));
+    order.sort_by(|&a, &b| user_ids[a].cmp(user_ids[b]));
     if let Some(w) = order.windows(2).find(|w| user_ids[w[0]] == user_ids[w[1]]) {
         return Err(DetectError::DuplicateId {
             table: USERS.into(),
             column: "user_id".into(),
-            id: user_ids[w[0]].clone(),
+            id: user_ids[w[0]].to_string(),
         });
     }
-    let ids: Vec<&str> = order.iter().map(|&i| user_ids[i].as_str()).collect();
+    let ids: Vec<&str> = order.iter().map(|&i| user_ids[i]).collect();
+    let teams = columns::opt_strings(users, USERS, "team")?;
+    let user_cols = NumericColumns::load(
+        users,
+        USERS,
+        opts.patterns.iter().flat_map(|p| {
+            feature_column_names(&p.user_features).chain(p.requires.as_ref().map(|r| r.0.as_str()))
+        }),
+        &order,
+    )?;
 
     // Behavioural groups are learned from the unremarkable users, and so
     // are their baselines (`learn_from`); roster teams learn from everyone.
-    let (cohorts, learn_from) = make_cohorts(users, &order, opts)?;
+    let (cohorts, learn_from) = make_cohorts(users, teams, &order, &user_cols, opts)?;
+    let user_groups = CohortRows::new(&cohorts.ids, |u| learn_from.as_ref().is_none_or(|l| l[u]));
 
     // ---- pattern detectors on users -----------------------------------
     let mut user_runs: Vec<PatternRun> = opts
@@ -242,25 +297,16 @@ pub fn score(
         .par_iter()
         .map(|p| {
             run_pattern(
-                users,
-                USERS,
+                &user_cols,
                 &p.user_features,
-                &order,
                 &cohorts.ids,
-                learn_from.as_deref(),
+                &user_groups,
                 true,
                 opts.secondary_weight,
             )
         })
         .collect::<Result<_, _>>()?;
-    apply_weights(users, &order, opts, &mut user_runs)?;
-
-    // ---- multivariate support ------------------------------------------
-    let mv = if opts.multivariate {
-        multivariate(&user_runs, n, opts)?
-    } else {
-        None
-    };
+    apply_weights(&user_cols, opts, &mut user_runs);
 
     // ---- sessions ------------------------------------------------------
     let s_id_arr = columns::utf8(sessions, SESSIONS, "session_id")?;
@@ -268,61 +314,81 @@ pub fn score(
     let s_ids = columns::str_values(&s_id_arr);
     let s_users = columns::str_values(&s_user_arr);
     let ns = s_ids.len();
-    let mut s_order: Vec<usize> = (0..ns).collect();
-    s_order.sort_by(|&a, &b| {
-        s_users[a]
-            .cmp(s_users[b])
-            .then_with(|| s_ids[a].cmp(s_ids[b]))
-    });
-    let s_user_idx: Vec<Option<usize>> = s_order
-        .iter()
-        .map(|&i| ids.binary_search(&s_users[i]).ok())
-        .collect();
-    let s_cohort: Vec<usize> = s_user_idx
+    let s_sorted = order_sessions(&ids, &s_users, &s_ids);
+    let s_order = &s_sorted.order;
+    let s_cohort: Vec<usize> = s_sorted
+        .user
         .iter()
         .map(|u| u.map_or(ORGANISATION, |u| cohorts.ids[u]))
         .collect();
-    let s_learn: Option<Vec<bool>> = learn_from
-        .as_ref()
-        .map(|l| s_user_idx.iter().map(|u| u.is_some_and(|u| l[u])).collect());
-    let session_runs: Vec<Option<PatternRun>> = opts
-        .patterns
-        .par_iter()
-        .map(|p| {
-            if p.session_features.is_empty() {
-                Ok::<_, DetectError>(None)
+    let s_groups = CohortRows::new(&s_cohort, |k| match (&learn_from, s_sorted.user[k]) {
+        (None, _) => true,
+        (Some(l), u) => u.is_some_and(|u| l[u]),
+    });
+    let s_cols = NumericColumns::load(
+        sessions,
+        SESSIONS,
+        opts.patterns.iter().flat_map(|p| {
+            feature_column_names(&p.session_features).chain(p.session_rank.as_deref())
+        }),
+        s_order,
+    )?;
+
+    // ---- multivariate support, session detectors, ranking columns --------
+    // Independent of each other: run side by side.
+    let (mv, (session_runs, rank_cols)) = rayon::join(
+        || {
+            if opts.multivariate {
+                multivariate(&user_runs, n, opts)
             } else {
-                let mut run = run_pattern(
-                    sessions,
-                    SESSIONS,
-                    &p.session_features,
-                    &s_order,
-                    &s_cohort,
-                    s_learn.as_deref(),
-                    false,
-                    opts.secondary_weight,
-                )?;
-                for v in run.strength.iter_mut().flatten() {
-                    *v *= p.weight;
-                }
-                Ok(Some(run))
+                Ok(None)
             }
-        })
-        .collect::<Result<_, _>>()?;
-    // Ranking columns (top sessions per pattern) with per-cohort p95.
-    let rank_runs: Vec<Option<(Vec<f64>, PatternModel)>> = opts
-        .patterns
-        .par_iter()
-        .map(|p| rank_column(sessions, p, &s_order, &s_cohort))
-        .collect::<Result<_, _>>()?;
-    let mut by_user: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (k, u) in s_user_idx.iter().enumerate() {
-        if let Some(u) = u {
-            by_user[*u].push(k);
-        }
-    }
+        },
+        || {
+            rayon::join(
+                || {
+                    opts.patterns
+                        .par_iter()
+                        .map(|p| {
+                            if p.session_features.is_empty() {
+                                return Ok(None);
+                            }
+                            let mut run = run_pattern(
+                                &s_cols,
+                                &p.session_features,
+                                &s_cohort,
+                                &s_groups,
+                                false,
+                                opts.secondary_weight,
+                            )?;
+                            for v in run.strength.iter_mut().flatten() {
+                                *v *= p.weight;
+                            }
+                            Ok(Some(run))
+                        })
+                        .collect::<Result<Vec<Option<PatternRun>>, DetectError>>()
+                },
+                // Ranking columns (top sessions per pattern) with per-cohort p95.
+                || {
+                    opts.patterns
+                        .par_iter()
+                        .map(|p| rank_column(&s_cols, p, &s_cohort))
+                        .collect::<Vec<_>>()
+                },
+            )
+        },
+    );
+    let mv = mv?;
+    let session_runs = session_runs?;
 
     // ---- combination and explanations per user --------------------------
+    let texts: Vec<PatternTexts> = opts
+        .patterns
+        .iter()
+        .zip(&user_runs)
+        .zip(&rank_cols)
+        .map(|((p, run), rank)| PatternTexts::new(p, run, rank.as_ref(), cohorts.names.len()))
+        .collect();
     let explanations: Vec<UserExplanation> = (0..n)
         .into_par_iter()
         .map(|u| {
@@ -333,45 +399,57 @@ pub fn score(
                 opts,
                 &user_runs,
                 mv.as_ref(),
-                &by_user,
-                &rank_runs,
-                &s_order,
+                s_sorted.user_rows[u].clone(),
+                &rank_cols,
+                &texts,
+                s_order,
                 &s_ids,
             )
         })
         .collect();
 
     // ---- session scores -------------------------------------------------
-    let s_scores: Vec<(f64, Vec<&str>)> = (0..ns)
+    // Per session: score, and the firing patterns with their strengths,
+    // strongest first.
+    let s_scores: Vec<(f64, Vec<(f64, &str)>)> = (0..ns)
+        .into_par_iter()
         .map(|k| {
             let mut fired: Vec<(f64, &str)> = Vec::new();
-            let mut strengths = Vec::new();
-            for (p, run) in opts.patterns.iter().zip(&session_runs) {
-                if let Some(Some(s)) = run.as_ref().map(|r| r.strength[k]) {
-                    strengths.push(s);
-                    if s >= opts.fire_strength {
-                        fired.push((s, p.name.as_str()));
-                    }
-                }
-            }
+            let e = decayed_sum(
+                opts.patterns
+                    .iter()
+                    .zip(&session_runs)
+                    .filter_map(|(p, run)| {
+                        let s = run.as_ref()?.strength[k]?;
+                        if s >= opts.fire_strength {
+                            fired.push((s, p.name.as_str()));
+                        }
+                        Some(s)
+                    }),
+                opts.secondary_weight,
+            );
             fired.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-            let e = decayed_sum(strengths, opts.secondary_weight);
-            (opts.score_of(e), fired.into_iter().map(|f| f.1).collect())
+            (opts.score_of(e), fired)
         })
         .collect();
 
-    let users_out = user_table(users, &order, &explanations, &user_runs, mv.as_ref(), opts)?;
-    let sessions_out = session_table(
-        sessions,
-        &s_order,
-        &s_ids,
-        &s_users,
-        &s_cohort,
-        &cohorts,
-        &s_scores,
-        &session_runs,
-        opts,
-    )?;
+    let (users_out, sessions_out) = rayon::join(
+        || user_table(users, &order, &explanations, &user_runs, mv.as_ref(), opts),
+        || {
+            session_table(
+                sessions,
+                s_order,
+                &s_id_arr,
+                &s_user_arr,
+                &s_cohort,
+                &cohorts,
+                &s_scores,
+                &session_runs,
+                opts,
+            )
+        },
+    );
+    let (users_out, sessions_out) = (users_out?, sessions_out?);
     let mut rank: Vec<usize> = (0..n).collect();
     rank.sort_by(|&a, &b| {
         explanations[b]
@@ -392,29 +470,119 @@ pub fn score(
     })
 }
 
+/// Session rows in scoring order.
+struct SessionOrder {
+    /// Input row of each scored row: by `user_id`, then `session_id`, then
+    /// input row.
+    order: Vec<usize>,
+    /// Per scored row: the user's index in the sorted user ids (`None` =
+    /// not in the user table).
+    user: Vec<Option<usize>>,
+    /// Per user: the range of its scored rows (they are contiguous).
+    user_rows: Vec<Range<usize>>,
+}
+
+/// Sorts the session rows by (`user_id`, `session_id`, input row).
+///
+/// Rather than comparing user id strings in a sort of all rows, each row's
+/// user is looked up once (hash map) and rows are bucketed by user with a
+/// counting sort; only each user's few sessions are sorted by id. Sessions
+/// of users absent from the user table are sorted by (user id, session id)
+/// and merged in at their user id's place. Same order as a stable sort of
+/// all rows by (user id, session id).
+fn order_sessions(ids: &[&str], s_users: &[&str], s_ids: &[&str]) -> SessionOrder {
+    let n = ids.len();
+    let index: FxHashMap<&str, usize> = ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+    let mut of_row: Vec<Option<usize>> = vec![None; s_users.len()];
+    of_row
+        .par_chunks_mut(8192)
+        .zip(s_users.par_chunks(8192))
+        .for_each(|(of_row, s_users)| {
+            for i in 0..s_users.len() {
+                // Feature tables usually list a user's sessions together.
+                of_row[i] = if i > 0 && s_users[i - 1] == s_users[i] {
+                    of_row[i - 1]
+                } else {
+                    index.get(s_users[i]).copied()
+                };
+            }
+        });
+    // Counting sort of the known rows by user (stable: input order).
+    let mut start = vec![0usize; n + 1];
+    for u in of_row.iter().flatten() {
+        start[u + 1] += 1;
+    }
+    for u in 0..n {
+        start[u + 1] += start[u];
+    }
+    let mut next = start.clone();
+    let mut known = vec![0usize; start[n]];
+    let mut unknown: Vec<usize> = Vec::new();
+    for (i, u) in of_row.iter().enumerate() {
+        match u {
+            Some(u) => {
+                known[next[*u]] = i;
+                next[*u] += 1;
+            }
+            None => unknown.push(i),
+        }
+    }
+    let mut groups: Vec<&mut [usize]> = Vec::with_capacity(n);
+    let mut rest: &mut [usize] = &mut known;
+    for u in 0..n {
+        let (g, r) = std::mem::take(&mut rest).split_at_mut(start[u + 1] - start[u]);
+        groups.push(g);
+        rest = r;
+    }
+    groups
+        .par_iter_mut()
+        .for_each(|g| g.sort_by(|&a, &b| s_ids[a].cmp(s_ids[b])));
+    unknown.sort_by(|&a, &b| {
+        s_users[a]
+            .cmp(s_users[b])
+            .then_with(|| s_ids[a].cmp(s_ids[b]))
+    });
+    // Merge: an unknown user's rows go right before the first known user id
+    // that sorts after it.
+    let mut order = Vec::with_capacity(s_users.len());
+    let mut user = Vec::with_capacity(s_users.len());
+    let mut user_rows = Vec::with_capacity(n);
+    let mut unknown = unknown.into_iter().peekable();
+    for (u, &id) in ids.iter().enumerate() {
+        while let Some(i) = unknown.next_if(|&i| s_users[i] < id) {
+            order.push(i);
+            user.push(None);
+        }
+        let first = order.len();
+        order.extend_from_slice(&known[start[u]..start[u + 1]]);
+        user.resize(order.len(), Some(u));
+        user_rows.push(first..order.len());
+    }
+    for i in unknown {
+        order.push(i);
+        user.push(None);
+    }
+    SessionOrder {
+        order,
+        user,
+        user_rows,
+    }
+}
+
 /// Multiplies user-level pattern strengths by the pattern's `weight` and
 /// its `requires` gate.
-fn apply_weights(
-    users: &RecordBatch,
-    order: &[usize],
-    opts: &ScoreOptions,
-    runs: &mut [PatternRun],
-) -> Result<(), DetectError> {
+fn apply_weights(cols: &NumericColumns, opts: &ScoreOptions, runs: &mut [PatternRun]) {
     for (p, run) in opts.patterns.iter().zip(runs.iter_mut()) {
-        let required = match &p.requires {
-            Some((c, t)) => sorted_f64(users, USERS, c, order)?.map(|v| (v, *t)),
-            None => None,
-        };
+        let required = p
+            .requires
+            .as_ref()
+            .and_then(|(c, t)| cols.get(c).map(|v| (v, *t)));
         for (u, s) in run.strength.iter_mut().enumerate() {
             if let Some(v) = s {
-                *v *= p.weight
-                    * required
-                        .as_ref()
-                        .map_or(1.0, |(col, t)| requirement_gate(col[u], *t));
+                *v *= p.weight * required.map_or(1.0, |(col, t)| requirement_gate(col[u], t));
             }
         }
     }
-    Ok(())
 }
 
 /// Ramp from 0 at half the threshold to 1 at the threshold; null is 0.
@@ -431,23 +599,23 @@ type CohortsAndLearnMask = (Cohorts, Option<Vec<bool>>);
 
 fn make_cohorts(
     users: &RecordBatch,
+    teams: Option<Vec<Option<String>>>,
     order: &[usize],
+    user_cols: &NumericColumns,
     opts: &ScoreOptions,
 ) -> Result<CohortsAndLearnMask, DetectError> {
-    if let Some(teams) = columns::opt_strings(users, USERS, "team")? {
+    if let Some(teams) = teams {
         if teams.iter().any(Option::is_some) {
             let teams: Vec<Option<String>> = order.iter().map(|&i| teams[i].clone()).collect();
             return Ok((cohort::from_teams(&teams, opts.min_cohort_size), None));
         }
     }
     let n = order.len();
+    let column = |name: &str| columns::opt_f64_ordered(users, USERS, name, order);
     let mut cols: Vec<Vec<f64>> = Vec::new();
     for spec in &opts.mix_features {
         let col = match spec.split_once('/') {
-            Some((a, b)) => match (
-                sorted_f64(users, USERS, a.trim(), order)?,
-                sorted_f64(users, USERS, b.trim(), order)?,
-            ) {
+            Some((a, b)) => match (column(a.trim())?, column(b.trim())?) {
                 (Some(a), Some(b)) => Some(
                     a.iter()
                         .zip(&b)
@@ -456,7 +624,7 @@ fn make_cohorts(
                 ),
                 _ => None,
             },
-            None => sorted_f64(users, USERS, spec, order)?,
+            None => column(spec)?,
         };
         if let Some(c) = col {
             if c.iter().any(|v| v.is_finite()) {
@@ -465,29 +633,28 @@ fn make_cohorts(
         }
     }
     let mut mix = Array2::from_elem((n, cols.len()), f64::NAN);
-    for (j, c) in cols.iter().enumerate() {
-        mix.column_mut(j).assign(&Array1::from(c.clone()));
+    for (j, c) in cols.into_iter().enumerate() {
+        mix.column_mut(j).assign(&Array1::from(c));
     }
     // Learn the groups from the unremarkable users only: score everybody
     // against the whole organisation first and leave out whoever fires.
     let org = vec![ORGANISATION; n];
+    let everyone = CohortRows::new(&org, |_| true);
     let mut runs: Vec<PatternRun> = opts
         .patterns
         .par_iter()
         .map(|p| {
             run_pattern(
-                users,
-                USERS,
+                user_cols,
                 &p.user_features,
-                order,
                 &org,
-                None,
+                &everyone,
                 false,
                 opts.secondary_weight,
             )
         })
         .collect::<Result<_, _>>()?;
-    apply_weights(users, order, opts, &mut runs)?;
+    apply_weights(user_cols, opts, &mut runs);
     let fit_rows: Vec<bool> = (0..n)
         .map(|u| {
             decayed_sum(
@@ -524,23 +691,25 @@ fn multivariate(
     for run in runs {
         let Some(model) = &run.model else { continue };
         for j in 0..model.features().len() {
-            if run.evidence.iter().any(|e| e[j].value.is_some()) {
-                cols.push(run.evidence.iter().map(|e| e[j].z.max(0.0)).collect());
+            if (0..n).any(|u| run.evidence(u)[j].value.is_some()) {
+                cols.push((0..n).map(|u| run.evidence(u)[j].z.max(0.0)).collect());
             }
         }
     }
     if cols.is_empty() || n < 2 * opts.min_cohort_size.max(8) {
         return Ok(None);
     }
-    let mut x = Array2::zeros((n, cols.len()));
-    for (j, c) in cols.iter().enumerate() {
-        x.column_mut(j).assign(&Array1::from(c.clone()));
-    }
-    let forest = IsolationForestParams::new()
-        .seed(opts.seed)
-        .fit(&x.view())?;
-    let iforest = forest.score(&x.view()).to_vec();
-    let ecod = Ecod::fit(&x.view())?.score(&x.view()).to_vec();
+    let x = Array2::from_shape_fn((n, cols.len()), |(u, j)| cols[j][u]);
+    let (iforest, ecod) = rayon::join(
+        || -> Result<Vec<f64>, DetectError> {
+            let forest = IsolationForestParams::new()
+                .seed(opts.seed)
+                .fit(&x.view())?;
+            Ok(forest.score(&x.view()).to_vec())
+        },
+        || -> Result<Vec<f64>, DetectError> { Ok(Ecod::fit(&x.view())?.score(&x.view()).to_vec()) },
+    );
+    let (iforest, ecod) = (iforest?, ecod?);
     let zs = |s: &[f64]| -> Vec<f64> {
         match Baseline::learn_summary(s, 0.01) {
             Some(b) => s.iter().map(|&v| b.z(v)).collect(),
@@ -553,26 +722,144 @@ fn multivariate(
     Ok(Some(Mv { iforest, ecod, z }))
 }
 
-fn rank_column(
-    sessions: &RecordBatch,
+/// A pattern's session ranking column and the p95 of its cohorts.
+struct RankColumn<'a> {
+    /// The column, in scoring order.
+    values: &'a [f64],
+    /// `(cohort id, p95 of the finite values of the cohort's sessions)`, by
+    /// cohort id; [`ORGANISATION`]'s entry is over all sessions.
+    p95: Vec<(usize, f64)>,
+}
+
+impl RankColumn<'_> {
+    /// The p95 of the sessions of `cohort` (the organisation's for a cohort
+    /// without one, NaN without either).
+    fn p95(&self, cohort: usize) -> f64 {
+        let find = |c: usize| {
+            self.p95
+                .binary_search_by_key(&c, |e| e.0)
+                .ok()
+                .map(|i| self.p95[i].1)
+        };
+        find(cohort)
+            .or_else(|| find(ORGANISATION))
+            .unwrap_or(f64::NAN)
+    }
+}
+
+/// The ranking column of a pattern with the p95 of each cohort's sessions.
+///
+/// The p95 is all the explanations report of the column's distribution, so
+/// it is computed directly by selection instead of fitting a detector on
+/// the column: the same value as that detector's baseline `p95` (a cohort's
+/// baseline is learned from all its sessions, the organisation's from all
+/// sessions), and it is only looked up for a cohort holding the user's top
+/// session, so the detector's fallbacks for cohorts without values never
+/// apply.
+fn rank_column<'a>(
+    cols: &'a NumericColumns,
     p: &PatternSpec,
-    s_order: &[usize],
     s_cohort: &[usize],
-) -> Result<Option<(Vec<f64>, PatternModel)>, DetectError> {
-    let Some(col) = &p.session_rank else {
-        return Ok(None);
-    };
-    let Some(v) = sorted_f64(sessions, SESSIONS, col, s_order)? else {
-        return Ok(None);
-    };
-    let mut x = Array2::from_elem((v.len(), 2), f64::NAN);
-    x.column_mut(0).assign(&Array1::from(v.clone()));
-    let ds = DatasetBase::new(x, Array1::from(s_cohort.to_vec()));
-    let model = PatternParams::new(vec![FeatureSpec::higher(col, 0.0, p.session_rank_unit)])
-        .percentiles(false)
-        .check()?
-        .fit(&ds)?;
-    Ok(Some((v, model)))
+) -> Option<RankColumn<'a>> {
+    let values = cols.get(p.session_rank.as_deref()?)?;
+    // Cohort ids index the cohort names: small and dense.
+    let mut by_cohort: Vec<Vec<f64>> = Vec::new();
+    let mut any_org = false;
+    for (&c, &v) in s_cohort.iter().zip(values) {
+        if c == ORGANISATION {
+            any_org = true;
+        } else if v.is_finite() {
+            if c >= by_cohort.len() {
+                by_cohort.resize_with(c + 1, Vec::new);
+            }
+            by_cohort[c].push(v);
+        }
+    }
+    let mut p95: Vec<(usize, f64)> = by_cohort
+        .into_iter()
+        .enumerate()
+        .filter_map(|(c, v)| quantile_select(&v, 0.95).map(|q| (c, q)))
+        .collect();
+    if any_org {
+        if let Some(q) = quantile_select(values, 0.95) {
+            p95.push((ORGANISATION, q));
+        }
+    }
+    Some(RankColumn { values, p95 })
+}
+
+/// What explanations write about a pattern's cohort baselines: the same for
+/// every user of a cohort, so formatted once per cohort rather than once
+/// per explanation. Cohorts are addressed by slot: the cohort id, or the
+/// number of cohorts for the organisation.
+struct PatternTexts {
+    /// Features of the pattern.
+    m: usize,
+    /// Slot of the organisation.
+    org_slot: usize,
+    /// `[slot * m + j]`: the typical value and p95 of feature `j`.
+    baselines: Vec<(String, String)>,
+    /// Per slot: the p95 of the ranking column.
+    rank_p95: Vec<String>,
+}
+
+impl PatternTexts {
+    fn new(
+        p: &PatternSpec,
+        run: &PatternRun,
+        rank: Option<&RankColumn<'_>>,
+        n_cohorts: usize,
+    ) -> PatternTexts {
+        let cohort = |slot: usize| {
+            if slot == n_cohorts {
+                ORGANISATION
+            } else {
+                slot
+            }
+        };
+        let m = run.model.as_ref().map_or(0, |m| m.features().len());
+        let mut baselines = Vec::with_capacity((n_cohorts + 1) * m);
+        for slot in 0..=n_cohorts {
+            let Some(model) = &run.model else { break };
+            for (j, spec) in model.features().iter().enumerate() {
+                let (typical, p95) = model
+                    .baseline(cohort(slot), j)
+                    .map_or((f64::NAN, f64::NAN), |b| (b.raw.typical, b.raw.p95));
+                baselines.push((spec.unit.format(typical), spec.unit.format(p95)));
+            }
+        }
+        let rank_p95 = match rank {
+            Some(rank) => (0..=n_cohorts)
+                .map(|slot| p.session_rank_unit.format(rank.p95(cohort(slot))))
+                .collect(),
+            None => Vec::new(),
+        };
+        PatternTexts {
+            m,
+            org_slot: n_cohorts,
+            baselines,
+            rank_p95,
+        }
+    }
+
+    fn slot(&self, cohort: usize) -> usize {
+        if cohort == ORGANISATION {
+            self.org_slot
+        } else {
+            cohort
+        }
+    }
+
+    /// Typical value and p95 of feature `j` in `cohort`, as written.
+    fn baseline(&self, cohort: usize, j: usize) -> (&str, &str) {
+        let (t, p) = &self.baselines[self.slot(cohort) * self.m + j];
+        (t, p)
+    }
+
+    /// p95 of the ranking column in `cohort`, as written.
+    fn rank_p95(&self, cohort: usize) -> &str {
+        &self.rank_p95[self.slot(cohort)]
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -583,8 +870,9 @@ fn explain_user(
     opts: &ScoreOptions,
     runs: &[PatternRun],
     mv: Option<&Mv>,
-    by_user: &[Vec<usize>],
-    rank_runs: &[Option<(Vec<f64>, PatternModel)>],
+    sessions: Range<usize>,
+    rank_cols: &[Option<RankColumn<'_>>],
+    texts: &[PatternTexts],
     s_order: &[usize],
     s_ids: &[&str],
 ) -> UserExplanation {
@@ -637,8 +925,9 @@ fn explain_user(
                 strength,
                 &opts.patterns[pi],
                 &runs[pi],
-                &by_user[u],
-                rank_runs[pi].as_ref(),
+                sessions.clone(),
+                rank_cols[pi].as_ref(),
+                &texts[pi],
                 s_order,
                 s_ids,
                 opts,
@@ -665,14 +954,15 @@ fn explain_pattern(
     strength: f64,
     p: &PatternSpec,
     run: &PatternRun,
-    sessions: &[usize],
-    rank: Option<&(Vec<f64>, PatternModel)>,
+    sessions: Range<usize>,
+    rank: Option<&RankColumn<'_>>,
+    texts: &PatternTexts,
     s_order: &[usize],
     s_ids: &[&str],
     opts: &ScoreOptions,
 ) -> Explanation {
     let model = run.model.as_ref().expect("evaluated pattern has a model");
-    let ev = &run.evidence[u];
+    let ev = run.evidence(u);
     // Strongest feature (first on ties) among the available ones.
     let j = (0..ev.len())
         .filter(|&j| ev[j].value.is_some())
@@ -684,38 +974,55 @@ fn explain_pattern(
         Some(b) => (b.raw.typical, b.raw.p95, b.raw.percentile(value)),
         None => (f64::NAN, f64::NAN, f64::NAN),
     };
-    let vars = [
-        ("value", spec.unit.format(value)),
-        ("typical", spec.unit.format(typical)),
-        ("p95", spec.unit.format(p95)),
-        ("percentile", format!("{percentile:.0}")),
-        ("feature", spec.column.clone()),
-    ];
-    let mut text = format!(
-        "{} (cohort typical {}, p95 {})",
-        PatternSpec::render(&spec.phrase, &vars),
-        vars[1].1,
-        vars[2].1
+    let (typical_text, p95_text) = texts.baseline(cohort, j);
+    let phrase = PatternSpec::render(
+        &spec.phrase,
+        &["value", "typical", "p95", "percentile", "feature"],
+        |i| match i {
+            0 => spec.unit.format(value),
+            1 => typical_text.to_string(),
+            2 => p95_text.to_string(),
+            3 => format!("{percentile:.0}"),
+            _ => spec.column.clone(),
+        },
     );
+    // Plain concatenation (what `format!` would produce, without its
+    // runtime formatting machinery: this runs for every explanation).
+    let concat = |parts: &[&str]| {
+        let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        parts.iter().for_each(|p| s.push_str(p));
+        s
+    };
+    let mut text = concat(&[
+        &phrase,
+        " (cohort typical ",
+        typical_text,
+        ", p95 ",
+        p95_text,
+        ")",
+    ]);
     let mut top: Vec<String> = Vec::new();
-    if let Some((vals, rmodel)) = rank {
+    if let Some(rank) = rank {
+        let vals = rank.values;
         let mut cand: Vec<(f64, &str)> = sessions
-            .iter()
-            .filter(|&&k| vals[k].is_finite() && vals[k] > 0.0)
-            .map(|&k| (vals[k], s_ids[s_order[k]]))
+            .filter(|&k| vals[k].is_finite() && vals[k] > 0.0)
+            .map(|k| (vals[k], s_ids[s_order[k]]))
             .collect();
         cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         cand.truncate(opts.top_sessions);
         if let Some(&(sv, sid)) = cand.first() {
-            let sp95 = rmodel.baseline(cohort, 0).map_or(f64::NAN, |b| b.raw.p95);
-            let svars = [("svalue", p.session_rank_unit.format(sv))];
-            text = format!(
-                "{} in session {} (cohort p95: {}); {}",
-                PatternSpec::render(&p.session_phrase, &svars),
+            let top_session = PatternSpec::render(&p.session_phrase, &["svalue"], |_| {
+                p.session_rank_unit.format(sv)
+            });
+            text = concat(&[
+                &top_session,
+                " in session ",
                 sid,
-                p.session_rank_unit.format(sp95),
-                text
-            );
+                " (cohort p95: ",
+                texts.rank_p95(cohort),
+                "); ",
+                &text,
+            ]);
         }
         top = cand.into_iter().map(|c| c.1.to_string()).collect();
     }
@@ -756,15 +1063,11 @@ fn user_table(
     };
     push(
         Field::new("user_id", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&u| ex[u].user_id.as_str()),
-        )),
+        Arc::new(utf8_array(rank.iter().map(|&u| ex[u].user_id.as_str()))),
     );
     push(
         Field::new("cohort", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&u| ex[u].cohort.as_str()),
-        )),
+        Arc::new(utf8_array(rank.iter().map(|&u| ex[u].cohort.as_str()))),
     );
     push(
         Field::new("score", DataType::Float64, false),
@@ -774,9 +1077,7 @@ fn user_table(
     );
     push(
         Field::new("severity", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&u| ex[u].severity.as_str()),
-        )),
+        Arc::new(utf8_array(rank.iter().map(|&u| ex[u].severity.as_str()))),
     );
     push(
         Field::new("top_patterns", DataType::Utf8, false),
@@ -790,8 +1091,10 @@ fn user_table(
                 .join(",")
         }))),
     );
+    // Serialising the explanations is the largest part of this table:
+    // rows in parallel (each row's JSON is independent).
     let json: Vec<String> = rank
-        .iter()
+        .par_iter()
         .map(|&u| {
             serde_json::to_string(&ex[u])
                 .map_err(|e| DetectError::Model(format!("explanation JSON: {e}")))
@@ -799,7 +1102,7 @@ fn user_table(
         .collect::<Result<_, _>>()?;
     push(
         Field::new("explanations", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(json)),
+        Arc::new(utf8_array(json.iter().map(String::as_str))),
     );
     push(
         Field::new("alert", DataType::Boolean, false),
@@ -834,6 +1137,20 @@ fn user_table(
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
 
+/// A Utf8 array of `values`, its buffers sized exactly up front (arrow's
+/// `from_iter_values` grows the value buffer by doubling, copying it each
+/// time: a large part of building 200k-row string columns).
+fn utf8_array<'a>(values: impl Iterator<Item = &'a str> + Clone) -> StringArray {
+    let (n, bytes) = values
+        .clone()
+        .fold((0, 0), |(n, bytes), v| (n + 1, bytes + v.len()));
+    let mut b = StringBuilder::with_capacity(n, bytes);
+    for v in values {
+        b.append_value(v);
+    }
+    b.finish()
+}
+
 /// Appends the input's columns (reordered by `idx`), skipping names the
 /// output already has.
 fn append_input(
@@ -843,32 +1160,62 @@ fn append_input(
     cols: &mut Vec<ArrayRef>,
 ) -> Result<(), DetectError> {
     let schema = input.schema();
+    let mut carried: Vec<(Field, &ArrayRef)> = Vec::new();
     for (f, c) in schema.fields().iter().zip(input.columns()) {
-        if fields.iter().any(|g| g.name() == f.name()) {
+        if fields.iter().any(|g| g.name() == f.name())
+            || carried.iter().any(|(g, _)| g.name() == f.name())
+        {
             continue;
         }
-        fields.push(f.as_ref().clone());
-        cols.push(take(c.as_ref(), idx, None)?);
+        carried.push((f.as_ref().clone(), c));
+    }
+    // Reordering dozens of input columns: one column per task.
+    let taken: Vec<Result<ArrayRef, arrow::error::ArrowError>> = carried
+        .par_iter()
+        .map(|(_, c)| take(c.as_ref(), idx, None))
+        .collect();
+    for ((f, _), c) in carried.into_iter().zip(taken) {
+        fields.push(f);
+        cols.push(c?);
     }
     Ok(())
+}
+
+/// A gathered Utf8 column without nulls, without a validity buffer (like
+/// the other output string columns): Arrow's `take` reads the offsets
+/// buffer, more cache-friendly than gathering `&str`s in random order.
+fn take_utf8(arr: &ArrayRef, idx: &UInt32Array) -> Result<StringArray, DetectError> {
+    let taken = take(arr.as_ref(), idx, None)?;
+    let (offsets, values, _) = taken.as_string::<i32>().clone().into_parts();
+    Ok(StringArray::try_new(offsets, values, None)?)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn session_table(
     sessions: &RecordBatch,
     s_order: &[usize],
-    s_ids: &[&str],
-    s_users: &[&str],
+    s_id_arr: &ArrayRef,
+    s_user_arr: &ArrayRef,
     s_cohort: &[usize],
     cohorts: &Cohorts,
-    scores: &[(f64, Vec<&str>)],
+    scores: &[(f64, Vec<(f64, &str)>)],
     runs: &[Option<PatternRun>],
     opts: &ScoreOptions,
 ) -> Result<RecordBatch, DetectError> {
-    let ns = s_order.len();
-    let mut rank: Vec<usize> = (0..ns).collect();
-    // s_order is already (user_id, session_id) order, so ties keep it.
-    rank.sort_by(|&a, &b| scores[b].0.total_cmp(&scores[a].0).then(a.cmp(&b)));
+    // By decreasing score; s_order is already (user_id, session_id) order,
+    // so ties keep it. Sorting (inverted score key, row) pairs compares
+    // integers without indirection; the pairs are unique, so the unstable
+    // sort gives that order.
+    let mut keyed: Vec<(i64, u32)> = scores
+        .iter()
+        .enumerate()
+        .map(|(k, s)| (!total_key(s.0), k as u32))
+        .collect();
+    keyed.par_sort_unstable();
+    let rank: Vec<usize> = keyed.iter().map(|&(_, k)| k as usize).collect();
+    drop(keyed);
+    let idx = UInt32Array::from(rank.iter().map(|&k| s_order[k] as u32).collect::<Vec<_>>());
+    let score: Vec<f64> = rank.iter().map(|&k| scores[k].0).collect();
     let mut fields: Vec<Field> = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
     let mut push = |f: Field, c: ArrayRef| {
@@ -877,43 +1224,44 @@ fn session_table(
     };
     push(
         Field::new("session_id", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&k| s_ids[s_order[k]]),
-        )),
+        Arc::new(take_utf8(s_id_arr, &idx)?),
     );
     push(
         Field::new("user_id", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&k| s_users[s_order[k]]),
-        )),
+        Arc::new(take_utf8(s_user_arr, &idx)?),
     );
+    let cohort_of: Vec<usize> = rank.iter().map(|&k| s_cohort[k]).collect();
     push(
         Field::new("cohort", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(rank.iter().map(
-            |&k| match s_cohort[k] {
-                ORGANISATION => cohort::ORGANISATION_NAME,
-                c => cohorts.names[c].as_str(),
-            },
-        ))),
+        Arc::new(utf8_array(cohort_of.iter().map(|&c| match c {
+            ORGANISATION => cohort::ORGANISATION_NAME,
+            c => cohorts.names[c].as_str(),
+        }))),
     );
+    let severity = utf8_array(score.iter().map(|&s| opts.thresholds.severity(s).as_str()));
     push(
         Field::new("score", DataType::Float64, false),
-        Arc::new(Float64Array::from_iter_values(
-            rank.iter().map(|&k| scores[k].0),
-        )),
+        Arc::new(Float64Array::from(score)),
     );
     push(
         Field::new("severity", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter()
-                .map(|&k| opts.thresholds.severity(scores[k].0).as_str()),
-        )),
+        Arc::new(severity),
     );
+    let mut patterns = StringBuilder::with_capacity(rank.len(), 0);
+    let mut line = String::new();
+    for &k in &rank {
+        line.clear();
+        for (i, (_, name)) in scores[k].1.iter().enumerate() {
+            if i > 0 {
+                line.push(',');
+            }
+            line.push_str(name);
+        }
+        patterns.append_value(&line);
+    }
     push(
         Field::new("patterns", DataType::Utf8, false),
-        Arc::new(StringArray::from_iter_values(
-            rank.iter().map(|&k| scores[k].1.join(",")),
-        )),
+        Arc::new(patterns.finish()),
     );
     for (p, run) in opts.patterns.iter().zip(runs) {
         if let Some(run) = run {
@@ -925,7 +1273,6 @@ fn session_table(
             );
         }
     }
-    let idx = UInt32Array::from(rank.iter().map(|&k| s_order[k] as u32).collect::<Vec<_>>());
     append_input(sessions, &idx, &mut fields, &mut cols)?;
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
