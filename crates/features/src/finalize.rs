@@ -337,6 +337,9 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
     }
 
     // Active time: gaps between consecutive events up to the idle threshold.
+    // `reqs` must be in time order. With task hashes it was sorted above;
+    // without, ingest leaves every hash null (so the by-task order is by time
+    // already), but a hand-built batch may carry hashes its presence denies.
     if !p.task_hash {
         reqs.sort_unstable();
     }
