@@ -157,11 +157,11 @@ UNITS = {"": 1, "B": 1, "K": 10 ** 3, "M": 10 ** 6, "G": 10 ** 9}
 
 def system_alloc_binary(work):
     """The goodhart binary built with the system allocator (heaptrack only sees malloc)."""
-    for args in (["--no-default-features"], []):
-        subprocess.run(["cargo", "build", "--release", "--quiet"] + args, cwd=ROOT, check=True)
-        if args:
-            dst = os.path.join(work, "goodhart-system-alloc")
-            shutil.copy2(os.path.join(ROOT, "target", "release", "goodhart"), dst)
+    build = ["cargo", "build", "--release", "--quiet"]
+    subprocess.run(build + ["--no-default-features"], cwd=ROOT, check=True)
+    dst = os.path.join(work, "goodhart-system-alloc")
+    shutil.copy2(os.path.join(ROOT, "target", "release", "goodhart"), dst)
+    subprocess.run(build, cwd=ROOT, check=True)  # put the default (mimalloc) binary back
     return dst
 
 

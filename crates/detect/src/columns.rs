@@ -42,12 +42,7 @@ pub(crate) fn utf8(batch: &RecordBatch, table: &str, name: &str) -> Result<Array
         table: table.to_string(),
         column: name.to_string(),
     })?;
-    let arr = cast(col, &DataType::Utf8).map_err(|e| DetectError::ColumnType {
-        table: table.to_string(),
-        column: name.to_string(),
-        expected: "a string (Utf8) column",
-        found: format!("{} ({e})", col.data_type()),
-    })?;
+    let arr = cast_utf8(col, table, name)?;
     if let Some(row) = (0..arr.len()).find(|&i| arr.is_null(i)) {
         return Err(DetectError::NullValue {
             table: table.to_string(),
@@ -56,6 +51,16 @@ pub(crate) fn utf8(batch: &RecordBatch, table: &str, name: &str) -> Result<Array
         });
     }
     Ok(arr)
+}
+
+/// `col` cast to Utf8; the error names the table and column.
+fn cast_utf8(col: &ArrayRef, table: &str, name: &str) -> Result<ArrayRef, DetectError> {
+    cast(col, &DataType::Utf8).map_err(|e| DetectError::ColumnType {
+        table: table.to_string(),
+        column: name.to_string(),
+        expected: "a string (Utf8) column",
+        found: format!("{} ({e})", col.data_type()),
+    })
 }
 
 /// The values of a [`utf8`] array.
@@ -81,12 +86,7 @@ fn opt_strings_of(
     table: &str,
     name: &str,
 ) -> Result<Vec<Option<String>>, DetectError> {
-    let utf8 = cast(col, &DataType::Utf8).map_err(|e| DetectError::ColumnType {
-        table: table.to_string(),
-        column: name.to_string(),
-        expected: "a string (Utf8) column",
-        found: format!("{} ({e})", col.data_type()),
-    })?;
+    let utf8 = cast_utf8(col, table, name)?;
     let arr = utf8.as_string::<i32>();
     Ok((0..arr.len())
         .map(|i| (!arr.is_null(i)).then(|| arr.value(i).to_string()))
