@@ -74,3 +74,34 @@ pub fn scan_sample(out: &Path, state: &Path, extra: &[&str]) -> Output {
 
 /// The sample's window moved one night on (the same days, plus the next).
 pub const NEXT_NIGHT: [&str; 4] = ["--as-of", "2026-10-16", "--window", "16d"];
+
+/// Rows of every Parquet file under `dir/events` (or `dir` itself when it is a
+/// file), read from the files' footers: a count independent of goodhart's
+/// own ingest, for the "nothing is lost" checks.
+pub fn footer_rows(path: &Path) -> u64 {
+    fn walk(p: &Path, total: &mut u64) {
+        if p.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, total);
+            }
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            let f = std::fs::File::open(p).unwrap();
+            let meta = parquet::file::reader::FileReader::metadata(
+                &parquet::file::serialized_reader::SerializedFileReader::new(f).unwrap(),
+            )
+            .file_metadata()
+            .num_rows();
+            *total += u64::try_from(meta).unwrap();
+        }
+    }
+    let events = path.join("events");
+    let root = if events.is_dir() { events } else { path.to_path_buf() };
+    let mut total = 0;
+    walk(&root, &mut total);
+    total
+}

@@ -156,6 +156,10 @@ pub struct DeliveryReport {
     pub http_requests: u32,
     /// Last retryable error per sink that was given up on in this run.
     pub retry_errors: Vec<String>,
+    /// Every wait between two attempts of one request, in order, in
+    /// milliseconds: a server's `Retry-After` (capped by `max_backoff`) or the
+    /// jittered exponential backoff.
+    pub retry_waits_ms: Vec<u64>,
 }
 
 /// Credentials resolved for a run. `Debug` shows no values.
@@ -483,6 +487,7 @@ pub fn deliver(
         }
     }
     report.http_requests = http.requests;
+    report.retry_waits_ms = http.waits_ms;
     Ok(report)
 }
 
@@ -506,6 +511,7 @@ struct Http {
     base_backoff: Duration,
     max_backoff: Duration,
     requests: u32,
+    waits_ms: Vec<u64>,
 }
 
 fn summarize_body(body: &str) -> String {
@@ -528,6 +534,7 @@ impl Http {
             base_backoff: opts.base_backoff,
             max_backoff: opts.max_backoff,
             requests: 0,
+            waits_ms: Vec::new(),
         }
     }
 
@@ -595,6 +602,8 @@ impl Http {
                 }
             };
             if attempt < self.max_attempts {
+                self.waits_ms
+                    .push(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                 std::thread::sleep(wait);
             }
         }

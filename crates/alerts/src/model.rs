@@ -198,10 +198,10 @@ pub struct Alert {
 /// bytes `"v1" 0x00 user_id 0x00 pattern`, formatted as 16 lowercase hex digits.
 ///
 /// ```
-/// let a = goodhart_alerts::fingerprint("alice", "redundant-agent-spawns");
-/// assert_eq!(a.len(), 16);
-/// assert_eq!(a, goodhart_alerts::fingerprint("alice", "redundant-agent-spawns"));
-/// assert_ne!(a, goodhart_alerts::fingerprint("alice", "prompt-loops"));
+/// // Frozen values (computed independently with Python's `xxhash.xxh3_64`):
+/// // a change of the definition breaks every ticket label in the field.
+/// assert_eq!(goodhart_alerts::fingerprint("alice", "redundant-agent-spawns"), "4d70fe386b1cd15e");
+/// assert_eq!(goodhart_alerts::fingerprint("alice", "prompt-loops"), "57ade33a00358bc5");
 /// ```
 pub fn fingerprint(user_id: &str, pattern: &str) -> String {
     let mut buf = Vec::with_capacity(4 + user_id.len() + pattern.len());

@@ -1410,12 +1410,18 @@ mod tests {
         assert_eq!(a.sessions, b.sessions);
     }
 
-    /// 64 users in 2 teams with ordinary noise, 8 of them power users
-    /// with 5x the volume and the same ratios: no alert, no firing pattern.
+    /// 64 users in 2 teams with ordinary noise, 8 of them power users with
+    /// 5x the volume in every column the patterns read (the support counts
+    /// behind each ratio: requests, spawns, sessions, context loads,
+    /// accepted changes) and ratios from the same distributions: no alert,
+    /// no firing pattern. More support means less shrinkage towards the
+    /// cohort, so this is where volume could leak into a score. Caught when
+    /// `evidence_with` was made to scale evidence with the support count.
     #[test]
     fn no_gamers_no_alerts_and_power_users_do_not_fire() {
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         let n = 64;
+        let power = |i: usize| i < 8;
         let ids: Vec<String> = (0..n).map(|i| format!("u-{i:02}")).collect();
         let team: Vec<String> = (0..n)
             .map(|i| if i % 2 == 0 { "x".into() } else { "y".into() })
@@ -1432,8 +1438,20 @@ mod tests {
         let trivial = g(0.05, 0.2);
         let reload = g(0.0, 0.04);
         let pre = g(0.25, 0.4);
+        // Volume: ordinary users' counts, power users' five times larger.
+        let scaled = |base: Vec<f64>| -> Vec<f64> {
+            base.into_iter()
+                .enumerate()
+                .map(|(i, v)| (if power(i) { 5.0 * v } else { v }).round())
+                .collect()
+        };
+        let requests = scaled(g(300.0, 500.0));
+        let spawns = scaled(g(30.0, 50.0));
+        let sessions = scaled(g(15.0, 25.0));
+        let context_loads = scaled(g(50.0, 80.0));
+        let accepted = scaled(g(20.0, 40.0));
         let tokens: Vec<u64> = (0..n)
-            .map(|i| if i < 8 { 50_000_000 } else { 10_000_000 })
+            .map(|i| if power(i) { 50_000_000 } else { 10_000_000 })
             .collect();
         let users = RecordBatch::try_from_iter(vec![
             ("user_id", strs(ids.clone())),
@@ -1445,6 +1463,11 @@ mod tests {
             ("trivial_change_share", f64s(trivial)),
             ("reload_uncached_share", f64s(reload)),
             ("pre_snapshot_token_share", f64s(pre)),
+            ("requests", f64s(requests)),
+            ("spawns", f64s(spawns)),
+            ("sessions", f64s(sessions)),
+            ("context_loads", f64s(context_loads)),
+            ("accepted", f64s(accepted)),
             ("total_tokens", u64s(tokens)),
         ])
         .unwrap();
@@ -1458,10 +1481,23 @@ mod tests {
         .unwrap();
         let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
         assert_eq!(s.cohort_method, "team");
+        assert_eq!(s.explanations.len(), n);
         for e in &s.explanations {
             assert!(!e.alert, "{} alerted: {e:?}", e.user_id);
             assert!(e.severity <= Severity::Low, "{}: {}", e.user_id, e.score);
             assert!(e.patterns.iter().all(|p| p.strength < 3.0), "{e:?}");
+        }
+        // The power users were really scored on the volume-backed ratios,
+        // not skipped: the support-weighted patterns are evaluated for them.
+        for e in s.explanations.iter().filter(|e| power(id_index(&e.user_id))) {
+            for pattern in ["redundant-agent-spawns", "prompt-loop", "change-padding"] {
+                assert!(
+                    e.not_evaluated.iter().all(|ne| ne.pattern != pattern),
+                    "{}: {pattern} not evaluated: {:?}",
+                    e.user_id,
+                    e.not_evaluated
+                );
+            }
         }
         let top = s
             .users
@@ -1469,6 +1505,11 @@ mod tests {
             .unwrap()
             .as_string::<i32>();
         assert!((0..top.len()).all(|i| top.value(i).is_empty()));
+    }
+
+    /// The index `i` of a test user id `u-{i:02}`.
+    fn id_index(id: &str) -> usize {
+        id.trim_start_matches("u-").parse().unwrap()
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! Acceptance test: our Isolation Forest and ECOD against scikit-learn and PyOD on ADBench.
 //!
 //! Needs the ADBench subset (`NAME.parquet` + `reference.csv`): set `GOODHART_ADBENCH_DIR`, or
-//! keep it at `../shared/datasets/adbench` relative to an ancestor of this crate. Skips (passes
-//! with a message) when absent.
+//! keep it at `../shared/datasets/adbench` relative to an ancestor of this crate. When neither
+//! exists the test skips with a message on stderr; when `GOODHART_ADBENCH_DIR` is set but does
+//! not hold the data it FAILS (a wrong path must not look like a pass). `.ci/run` sets the
+//! variable whenever `../shared` has the data, so CI cannot skip it silently.
 //!
 //! Criterion, per dataset: the mean ROC-AUC of our Isolation Forest over seeds 0..19 is within
-//! 1.0 point of scikit-learn's mean over `random_state` 0..19, and ECOD's ROC-AUC is within
-//! 1.0 point of PyOD's, everything fitted and scored on all rows.
+//! 1.0 point of scikit-learn's mean over `random_state` 0..19 (a randomised estimator: different
+//! random streams), and ECOD's ROC-AUC is within 0.05 point of PyOD's (ECOD is deterministic;
+//! the reference is rounded to 0.01, so 0.05 only leaves room for that rounding), everything
+//! fitted and scored on all rows.
 
 use goodhart_detect::ecod::Ecod;
 use goodhart_detect::iforest::IsolationForestParams;
@@ -24,13 +28,24 @@ const DATASETS: [&str; 6] = [
     "mammography",
     "breastw",
 ];
-const TOLERANCE_POINTS: f64 = 1.0;
+/// Isolation Forest: different random streams from scikit-learn's.
+const IF_TOLERANCE_POINTS: f64 = 1.0;
+/// ECOD is deterministic: only the reference's rounding to 0.01 point. Caught
+/// when ECOD's left/right tail choice was swapped to always the left tail
+/// (satellite moves by several points).
+const ECOD_TOLERANCE_POINTS: f64 = 0.05;
 const SEEDS: u64 = 20;
 
 fn adbench_dir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("GOODHART_ADBENCH_DIR") {
         let dir = PathBuf::from(dir);
-        return dir.join("reference.csv").is_file().then_some(dir);
+        assert!(
+            dir.join("reference.csv").is_file(),
+            "GOODHART_ADBENCH_DIR={} holds no reference.csv: point it at the ADBench subset \
+             (../shared/datasets/adbench) or unset it",
+            dir.display()
+        );
+        return Some(dir);
     }
     let mut here = Some(Path::new(env!("CARGO_MANIFEST_DIR")));
     while let Some(dir) = here {
@@ -94,7 +109,7 @@ fn load(path: &Path) -> (ndarray::Array2<f64>, Vec<bool>) {
 #[test]
 fn adbench_matches_sklearn_and_pyod() {
     let Some(dir) = adbench_dir() else {
-        println!(
+        eprintln!(
             "SKIP adbench: no dataset directory (set GOODHART_ADBENCH_DIR or provide \
              ../shared/datasets/adbench above the crate)"
         );
@@ -161,17 +176,17 @@ fn adbench_matches_sklearn_and_pyod() {
             if_ms,
             ecod_ms
         );
-        if (if_auc - sk_if).abs() > TOLERANCE_POINTS {
+        if (if_auc - sk_if).abs() > IF_TOLERANCE_POINTS {
             failures.push(format!(
                 "{name}: Isolation Forest {if_auc:.2} vs sklearn {sk_if:.2}"
             ));
         }
-        if (ecod_auc - pyod_ecod).abs() > TOLERANCE_POINTS {
+        if (ecod_auc - pyod_ecod).abs() > ECOD_TOLERANCE_POINTS {
             failures.push(format!("{name}: ECOD {ecod_auc:.2} vs PyOD {pyod_ecod:.2}"));
         }
     }
     assert!(
         failures.is_empty(),
-        "outside {TOLERANCE_POINTS} AUC point(s): {failures:#?}"
+        "outside the tolerance (IF {IF_TOLERANCE_POINTS}, ECOD {ECOD_TOLERANCE_POINTS} AUC points): {failures:#?}"
     );
 }

@@ -154,4 +154,42 @@ fn max_features_fraction_restricts_features_per_tree() {
     assert_eq!(a, b);
     assert!(a.iter().all(|&s| s > 0.0 && s <= 1.0));
     assert_eq!(argmax(&a), 0);
+    let full = IsolationForestParams::new()
+        .seed(2)
+        .fit(&x.view())
+        .unwrap()
+        .score(&x.view());
+    assert_ne!(a, full, "max_features = 0.5 changes the trees");
+    // Half the trees see only feature 1, where the planted point is ordinary.
+    assert!(a[0] < full[0], "{} vs {}", a[0], full[0]);
+
+    // Known answer: with feature 1 constant, a tree that may only use feature 1
+    // cannot split and is a single leaf. Every tree sees one feature of two, so
+    // about half the trees are single leaves and the forest has about half the
+    // nodes of the max_features = 1.0 forest (whose trees all split on
+    // feature 0). Caught when `fit` was made to ignore max_features (k = d).
+    let mut rng = ChaCha8Rng::seed_from_u64(10);
+    let x = Array2::from_shape_fn((500, 2), |(_, j)| {
+        if j == 0 {
+            rng.gen_range(0.0..1.0)
+        } else {
+            0.0
+        }
+    });
+    let half = IsolationForestParams::new()
+        .max_features(0.5)
+        .seed(3)
+        .fit(&x.view())
+        .unwrap();
+    let all = IsolationForestParams::new()
+        .seed(3)
+        .fit(&x.view())
+        .unwrap();
+    let ratio = half.n_nodes() as f64 / all.n_nodes() as f64;
+    assert!(
+        (0.3..0.7).contains(&ratio),
+        "nodes {} vs {} (ratio {ratio:.3}): about half the trees should be single leaves",
+        half.n_nodes(),
+        all.n_nodes()
+    );
 }

@@ -235,10 +235,52 @@ fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
 /// `reloads_within_ttl` need the rows); no per-row strings are kept.
 ///
 /// ```
-/// use goodhart_features::SessionAccumulator;
-/// let a = SessionAccumulator::default();
-/// let b = SessionAccumulator::default();
-/// assert_eq!(a.merge(b).sessions(), 0);
+/// use arrow::array::AsArray;
+/// use arrow::datatypes::UInt64Type;
+/// use goodhart_features::{finalize, FeatureOptions, SessionAccumulator};
+/// use goodhart_schema::{hash_str, EventBatch, EventKind, Names, Presence};
+///
+/// // `n` requests of session `s` of user "ann", a minute apart, 100 input and
+/// // 50 output tokens each.
+/// let batch = |s: &str, t0: i64, n: usize| EventBatch {
+///     ts_us: (0..n).map(|i| t0 + i as i64 * 60_000_000).collect(),
+///     user: vec![hash_str("ann"); n],
+///     session: vec![hash_str(s); n],
+///     kind: vec![EventKind::Request; n],
+///     agent: vec![0; n],
+///     parent_agent: vec![0; n],
+///     model: vec![0; n],
+///     input_tokens: vec![100; n],
+///     output_tokens: vec![50; n],
+///     cache_read_tokens: vec![0; n],
+///     cache_write_tokens: vec![0; n],
+///     task_hash: vec![0; n],
+///     context_hash: vec![0; n],
+///     change_id: vec![0; n],
+///     lines: vec![0; n],
+///     cost_nanousd: vec![0; n],
+///     presence: Presence { input_tokens: true, output_tokens: true, ..Presence::default() },
+///     names: Names {
+///         users: vec![(hash_str("ann"), "ann".into())],
+///         sessions: vec![(hash_str(s), s.into())],
+///         models: vec![],
+///     },
+/// };
+/// let t0 = 1_717_171_200_000_000_i64; // 2024-05-31 16:00 UTC
+/// let mut a = SessionAccumulator::default();
+/// a.add_batch(&batch("s1", t0, 2));
+/// let mut b = SessionAccumulator::default();
+/// b.add_batch(&batch("s1", t0 + 120_000_000, 1)); // s1's third request, on another worker
+/// b.add_batch(&batch("s2", t0, 3));
+/// let merged = a.merge(b);
+/// assert_eq!(merged.sessions(), 2); // s1's rows from both workers are one session
+/// assert_eq!(merged.rows(), 6);
+///
+/// let f = finalize(merged, &FeatureOptions::default(), None).unwrap();
+/// let users = &f.users;
+/// let col = |name: &str| users.column_by_name(name).unwrap().as_primitive::<UInt64Type>().value(0);
+/// assert_eq!(col("requests"), 6);
+/// assert_eq!(col("total_tokens"), 6 * 150);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct SessionAccumulator {

@@ -69,41 +69,34 @@ fn synthetic_org_features_separate_gaming_archetypes() {
         .zip(strings(labels, "archetype"))
         .collect();
     let users = strings(&f.users, "user_id");
-    let by_arch = |feature: &str, arch: &str| -> Vec<f64> {
-        users
+    // Values of `feature` for the users of the archetypes `archs`. A null is
+    // "not available" (e.g. no spawns, so no spawn ratio), never 0: it is left
+    // out, and each group must keep most of its users.
+    let group = |feature: &str, archs: &[&str]| -> Vec<f64> {
+        let members = users
+            .iter()
+            .filter(|u| archs.contains(&archetype[*u].as_str()))
+            .count();
+        assert!(members > 0, "no user of {archs:?} in the organisation");
+        let values: Vec<f64> = users
             .iter()
             .zip(f64s(&f.users, feature))
-            .filter(|(u, _)| archetype[*u] == arch)
-            .map(|(_, v)| v.unwrap_or(0.0))
-            .collect()
-    };
-    let legit = |feature: &str| -> Vec<f64> {
-        [
-            "light",
-            "regular",
-            "power",
-            "incident",
-            "new_hire",
-            "migration",
-        ]
-        .iter()
-        .flat_map(|a| by_arch(feature, a))
-        .collect()
-    };
-    let report = |feature: &str, arch: &str| {
-        let g = by_arch(feature, arch);
-        let l = legit(feature);
-        eprintln!(
-            "{feature:<28} {arch:<22} n={} median {:.4}  legit median {:.4}",
-            g.len(),
-            if g.is_empty() {
-                f64::NAN
-            } else {
-                median(g.clone())
-            },
-            median(l.clone())
+            .filter(|(u, _)| archs.contains(&archetype[*u].as_str()))
+            .filter_map(|(_, v)| v)
+            .collect();
+        assert!(
+            2 * values.len() > members,
+            "{feature}: only {} of {members} users of {archs:?} have a value",
+            values.len()
         );
-        (g, l)
+        values
+    };
+    // Legitimate users other than the power users (who are compared with
+    // them, so they must not be in the reference group).
+    const LEGIT: [&str; 5] = ["light", "regular", "incident", "new_hire", "migration"];
+    let quantile = |mut v: Vec<f64>, q: f64| -> f64 {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
     };
     for (feature, arch) in [
         ("redundant_spawn_ratio", "agent_spammer"),
@@ -112,24 +105,31 @@ fn synthetic_org_features_separate_gaming_archetypes() {
         ("output_per_request", "verbose_burner"),
         ("pre_snapshot_token_share", "leaderboard_sprinter"),
         ("trivial_change_share", "change_padder"),
-        ("waste_share", "power"),
     ] {
-        let (g, l) = report(feature, arch);
-        if g.is_empty() {
-            continue;
-        }
-        let lm = median(l);
-        let gm = median(g);
-        if arch == "power" {
-            // Volume is not guilt: power users waste like everybody else.
-            assert!(gm < 2.0 * lm + 0.02, "{feature}: power {gm} vs legit {lm}");
-        } else {
-            assert!(
-                gm > 1.5 * lm,
-                "{feature}: {arch} median {gm} vs legit median {lm}"
-            );
-        }
+        let g = group(feature, &[arch]);
+        let l = group(feature, &LEGIT);
+        let (gm, lp90) = (median(g.clone()), quantile(l.clone(), 0.9));
+        eprintln!(
+            "{feature:<28} {arch:<22} n={} median {gm:.4}  legit median {:.4} p90 {lp90:.4}",
+            g.len(),
+            median(l.clone())
+        );
+        // A real margin: the typical gamer is beyond 90% of legitimate users
+        // (a ratio test passed whenever the legitimate median was 0).
+        assert!(
+            gm > lp90,
+            "{feature}: {arch} median {gm} not above the legitimate p90 {lp90}"
+        );
     }
+    // Volume is not guilt: power users waste like everybody else.
+    let power = median(group("waste_share", &["power"]));
+    let legit = group("waste_share", &LEGIT);
+    let (lm, lp90) = (median(legit.clone()), quantile(legit, 0.9));
+    eprintln!("waste_share power median {power:.4}  legit median {lm:.4} p90 {lp90:.4}");
+    assert!(
+        power <= lp90,
+        "waste_share: power median {power} above the legitimate p90 {lp90}"
+    );
     // Every session's total tokens add up to the users' totals.
     let st: u64 = f
         .sessions

@@ -71,7 +71,10 @@
 //! assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 //! assert!(!html.contains("<script>alert(1)"));
 //! assert!(html.contains(r#"id="chart-score-histogram""#));
-//! assert_eq!(html, render(&data)); // deterministic
+//! // Both users in the top table, highest score first; one high alert counted.
+//! assert_eq!(html.matches("data-user-row=").count(), 2);
+//! assert!(html.find("&lt;script&gt;alert(1)").unwrap() < html.find(">u-2<").unwrap());
+//! assert!(html.contains(r#"sev-high">high</span> 1"#));
 //! ```
 
 use std::collections::BTreeMap;

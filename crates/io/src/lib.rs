@@ -51,10 +51,17 @@
 //!     |sum, b| *sum += b.output_tokens.iter().sum::<u64>(),
 //!     |a, b| a + b,
 //! )?;
-//! assert_eq!(out.value, 30); // the "bogus" event is quarantined
+//! assert_eq!(out.value, 30); // 10 + 20: the "bogus" event (30 tokens) is quarantined
 //! assert_eq!(out.report.counts.rows_read, 3);
+//! assert_eq!(out.report.counts.rows_accepted, 2);
 //! assert_eq!(out.report.counts.reasons["unknown_event"], 1);
-//! assert_eq!(out.quarantine[0].num_rows(), 1);
+//! // The set-aside row keeps where it came from: row 2 of the file.
+//! let q = &out.quarantine[0];
+//! assert_eq!(q.num_rows(), 1);
+//! let col = |name: &str| arrow::compute::cast(q.column_by_name(name).unwrap(), &arrow::datatypes::DataType::Utf8).unwrap();
+//! use arrow::array::AsArray;
+//! assert_eq!(col("reason").as_string::<i32>().value(0), "unknown_event");
+//! assert_eq!(col("row_index").as_string::<i32>().value(0), "2");
 //! std::fs::remove_dir_all(&dir)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

@@ -612,6 +612,19 @@ fn non_utc_time_zone_and_float_tokens_are_rejected() {
     assert!(err.to_string().starts_with(
         "c.parquet: column \"cost_usd\" has type Int64; expected a floating-point type"
     ));
+
+    // Float token counts: a vendor export with `input_tokens` as doubles is
+    // refused, not truncated. Caught when Float64 was added to the accepted
+    // count types (the values would be cast and 2.7 tokens read as 2).
+    let mut cols = required_only();
+    cols.push(("input_tokens", arr(Float64Array::from(vec![2.7]))));
+    let err = normalize(&batch(cols), &ValidateOptions::default(), "f.parquet").unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "f.parquet: column \"input_tokens\" has type Float64; expected an integer type"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -541,12 +541,19 @@ impl Org {
     fn arch(&self, user: &str) -> &str {
         &self.labels[user].0
     }
+    /// The users of archetype `a`, never empty: the realism tests below fold
+    /// over these lists (`all`, minimum from infinity), which would pass on an
+    /// archetype the organisation lacks. Caught when the generator was made to
+    /// drop the context reloaders (the reloader test then passed untouched).
     fn users_of(&self, a: &str) -> Vec<&str> {
-        self.labels
+        let users: Vec<&str> = self
+            .labels
             .iter()
             .filter(|(_, l)| l.0 == a)
             .map(|(u, _)| u.as_str())
-            .collect()
+            .collect();
+        assert!(!users.is_empty(), "the test organisation has no {a} user");
+        users
     }
     /// Per user: sum of f over rows.
     fn per_user(&self, f: impl Fn(&Row) -> f64) -> HashMap<&str, f64> {
@@ -790,8 +797,10 @@ fn context_reloaders_pay_uncached_reloads_of_one_context() {
                 .or_default() += 1;
         }
     }
+    let mut gaming_sessions = 0;
     for (s, (u, g)) in &o.sessions {
         if *g && o.arch(u) == "context_reloader" {
+            gaming_sessions += 1;
             let max = per
                 .iter()
                 .filter(|((ss, _), _)| ss == s)
@@ -801,6 +810,7 @@ fn context_reloaders_pay_uncached_reloads_of_one_context() {
             assert!(max >= 2);
         }
     }
+    assert!(gaming_sessions >= 5, "{gaming_sessions} reloader gaming sessions");
 }
 
 /// Per session: the longest run of one *non-common* task hash among the
