@@ -60,13 +60,14 @@ fn check_quality(name: &str, r: &EvalReport) {
     }
     let g = &r.goodhart;
     // The loops below pass vacuously on an organisation without gamers or
-    // with one archetype missing: make sure they have something to check.
-    // (Caught when synth was made to generate only one gaming archetype.)
+    // with an archetype missing: every gaming archetype synth knows must be
+    // there. (Caught when synth's plan was made to leave out the context
+    // reloaders.)
     assert!(r.n_gaming > 0, "{name}: no gaming user to evaluate");
-    assert!(
-        g.recall_at_k.len() >= 6,
-        "{name}: only {} gaming archetypes present: {:?}",
+    assert_eq!(
         g.recall_at_k.len(),
+        goodhart_synth::Archetype::GAMING.len(),
+        "{name}: gaming archetypes present: {:?}",
         g.recall_at_k.keys().collect::<Vec<_>>()
     );
     assert!(
