@@ -31,7 +31,7 @@ fn scan_sample_writes_every_output_and_accounts_for_every_row() {
         rows["accepted"].as_u64().unwrap() + rows["quarantined"].as_u64().unwrap()
     );
     assert!(rows["accepted"].as_u64().unwrap() > 10_000);
-    assert_eq!(summary["schema_version"], "1");
+    assert_eq!(summary["schema_version"], "1.1");
     assert!(summary["config_hash"].as_str().unwrap().len() == 16);
     assert!(summary["timings_ms"]["scoring_ms"].is_u64());
 
