@@ -57,14 +57,11 @@ impl IdentityMap {
             what: format!("{}: row {row}", path.display()),
             message: m.to_string(),
         };
-        let headers = match recs.next() {
-            Some(Ok(h)) => h,
-            _ => {
-                return Err(bad(
-                    1,
-                    "no header line. Fix: the first line must be `source,source_id,user_id`.",
-                ))
-            }
+        let Some(Ok(headers)) = recs.next() else {
+            return Err(bad(
+                1,
+                "no header line. Fix: the first line must be `source,source_id,user_id`.",
+            ));
         };
         let col = |name: &str| {
             headers

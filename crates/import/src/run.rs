@@ -516,10 +516,7 @@ fn append_keys(lake: &Path, format: &str, key: &str, w: &FileWork) -> Result<(),
         buf.push(u8::from(e.sidechain));
     }
     let p = keys_path(lake, format, key);
-    let mut all = match std::fs::read(&p) {
-        Ok(b) => b,
-        Err(_) => Vec::new(),
-    };
+    let mut all = std::fs::read(&p).unwrap_or_default();
     all.extend_from_slice(&buf);
     write_atomic(&p, &all)
 }
@@ -872,13 +869,10 @@ pub(crate) fn write_roster(
     };
     let text = crate::identity::read_text(csv_path)?;
     let mut recs = crate::csvread::records(&text).into_iter();
-    let h = match recs.next() {
-        Some(Ok(h)) => h,
-        _ => {
-            return Err(cfg(
-                "the roster is empty. Fix: a header line such as `email,team,role`.".into(),
-            ))
-        }
+    let Some(Ok(h)) = recs.next() else {
+        return Err(cfg(
+            "the roster is empty. Fix: a header line such as `email,team,role`.".into(),
+        ));
     };
     let pos = |n: &str| h.iter().position(|x| x.trim().eq_ignore_ascii_case(n));
     let id_col = pos("user_id").or_else(|| pos("email")).ok_or_else(|| {

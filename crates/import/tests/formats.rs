@@ -56,7 +56,7 @@ fn cursor_idle_gap_is_configurable() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     run(Format::Cursor, &[fixtures().join("cursor")], &lake, |o| {
-        o.idle_gap_minutes = 180
+        o.idle_gap_minutes = 180;
     });
     let rows = rows(&lake);
     assert_eq!(sessions(&rows).len(), 2); // alice's four requests are one session now
@@ -155,14 +155,14 @@ fn new_pages_add_only_their_events_and_a_second_run_adds_nothing() {
     )
     .unwrap();
     let lake = dir.path().join("lake");
-    run(Format::Cursor, &[src.clone()], &lake, |_| {});
+    run(Format::Cursor, std::slice::from_ref(&src), &lake, |_| {});
     assert_eq!(rows(&lake).len(), 4);
     std::fs::copy(
         fixtures().join("cursor/page-2.json"),
         src.join("page-2.json"),
     )
     .unwrap();
-    let r = run(Format::Cursor, &[src.clone()], &lake, |_| {});
+    let r = run(Format::Cursor, std::slice::from_ref(&src), &lake, |_| {});
     assert_eq!(r.files[0].status, "unchanged");
     assert_eq!(r.files[1].status, "new");
     assert_eq!(r.totals.events["request"], 1);

@@ -31,8 +31,9 @@
 //!   Messages with model `<synthetic>` or `isApiErrorMessage` were not API
 //!   calls: skipped `synthetic_message`.
 //! * `progress` lines whose `data.message` is an assistant message (a
-//!   sub-agent's response mirrored into the parent transcript) -> a sidechain
-//!   `request`, deduplicated against the sub-agent file's copy.
+//!   sub-agent's response mirrored into the parent transcript) -> a `request`
+//!   of the sub-agent (`data.agentId`), deduplicated against the sub-agent
+//!   file's copy; its rank uses the mirrored message's own `isSidechain`.
 //! * `tool_use` blocks named `Task` or `Agent` -> `agent_spawn`; the agent id
 //!   is the tool result's `toolUseResult.agentId` (else the tool-use id), the
 //!   parent the agent whose line holds the tool use (null = main), the task
@@ -401,8 +402,11 @@ impl State<'_> {
             Some(Ok(t)) => t,
         };
         let (sidechain, agent, session) = match &progress {
+            // The mirrored message's own isSidechain decides its rank, as in
+            // ccusage (absent = not a sidechain line), so the kept copy and
+            // hence the per-day totals agree with it.
             Some((outer, agent)) => (
-                true,
+                line.is_sidechain == Some(true),
                 Some(agent.clone()),
                 line.session_id
                     .as_deref()

@@ -134,7 +134,7 @@ pub(crate) fn parse_daily(ctx: &FileCtx<'_>, data: &[u8]) -> Parsed {
     let _ = ctx;
     let mut out = Parsed::default();
     for_each_item(data, &["data", "dailyUsage"], &mut out, |rec, it, out| {
-        push_rows(out, rec, daily(it))
+        push_rows(out, rec, daily(it));
     });
     out
 }

@@ -77,15 +77,12 @@ pub(crate) fn parse(ctx: &FileCtx<'_>, data: &[u8]) -> Parsed {
     }
     let text = String::from_utf8_lossy(data);
     let mut rows = crate::csvread::records(&text).into_iter();
-    let headers = match rows.next() {
-        Some(Ok(h)) => h,
-        _ => {
-            out.records = 1;
-            out.quarantine(1, "malformed_csv");
-            out.offset = data.len() as u64;
-            out.last_line = 1;
-            return out;
-        }
+    let Some(Ok(headers)) = rows.next() else {
+        out.records = 1;
+        out.quarantine(1, "malformed_csv");
+        out.offset = data.len() as u64;
+        out.last_line = 1;
+        return out;
     };
     let col = |n: &str| {
         headers
