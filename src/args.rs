@@ -41,6 +41,8 @@ pub enum Command {
     Schema(SchemaArgs),
     /// Print configuration.
     Config(ConfigArgs),
+    /// Import vendor exports (Claude Code, ...) into a canonical lake.
+    Import(crate::import_cmd::ImportArgs),
 }
 
 /// Output format of a command's report.

@@ -2,6 +2,7 @@
 //! All logic lives in the crates; see `goodhart --help` and the README.
 
 mod args;
+mod import_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -80,6 +81,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
+        Command::Import(a) => Ok(import_cmd::run(a)),
         Command::Config(a) => {
             if let Some(p) = a.check {
                 let loaded = Config::load(&p)?;

@@ -4,6 +4,7 @@
 //! small organisations made by `goodhart synth`, and check outputs and exit codes.
 
 mod cli;
+mod import;
 mod jira;
 mod scan;
 mod util;

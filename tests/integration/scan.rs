@@ -42,7 +42,7 @@ fn scan_sample_writes_every_output_and_accounts_for_every_row() {
     } else {
         assert_eq!(read_parquet(&qfile).num_rows() as u64, quarantined);
     }
-    assert_eq!(summary["schema_version"], "1");
+    assert_eq!(summary["schema_version"], "1.1");
     assert!(summary["config_hash"].as_str().unwrap().len() == 16);
     assert!(summary["timings_ms"]["scoring_ms"].is_u64());
 

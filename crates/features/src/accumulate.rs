@@ -132,6 +132,9 @@ pub(crate) struct SessionState {
     pub loads: Vec<Load>,
     /// Timestamps of every non-request row, unsorted (active time).
     pub other_ts: Vec<i64>,
+    /// Some row was an aggregate (schema v1.1 `n`): features that need
+    /// single events are unavailable for this session.
+    pub aggregate: bool,
 }
 
 impl SessionState {
@@ -162,6 +165,7 @@ impl SessionState {
             reqs: Vec::new(),
             loads: Vec::new(),
             other_ts: Vec::new(),
+            aggregate: false,
         }
     }
 
@@ -200,6 +204,7 @@ impl SessionState {
         append(&mut self.reqs, o.reqs);
         append(&mut self.loads, o.loads);
         append(&mut self.other_ts, o.other_ts);
+        self.aggregate |= o.aggregate;
     }
 }
 
@@ -403,9 +408,13 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
     let input_side = inp.saturating_add(cr).saturating_add(cw);
     let tokens = input_side.saturating_add(out);
     let pre = snap.is_pre(ts);
+    // Schema v1.1: the row stands for `cnt` events (tokens, lines and cost
+    // on the row are their totals).
+    let cnt = b.count(r);
+    st.aggregate |= b.is_aggregate(r);
     st.start = st.start.min(ts);
     st.end = st.end.max(ts);
-    st.events = st.events.saturating_add(1);
+    st.events = st.events.saturating_add(cnt);
     st.input = st.input.saturating_add(inp);
     st.output = st.output.saturating_add(out);
     st.cache_read = st.cache_read.saturating_add(cr);
@@ -440,7 +449,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
     }
     match kind {
         EventKind::Request => {
-            st.requests = st.requests.saturating_add(1);
+            st.requests = st.requests.saturating_add(cnt);
             st.reqs.push(Req {
                 ts,
                 task: b.task_hash[r],
@@ -448,7 +457,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
             });
         }
         EventKind::AgentSpawn => {
-            st.spawns = st.spawns.saturating_add(1);
+            st.spawns = st.spawns.saturating_add(cnt);
             st.other_ts.push(ts);
             let task = b.task_hash[r];
             if task != NULL_HASH {
@@ -456,7 +465,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
             }
         }
         EventKind::ContextLoad => {
-            st.context_loads = st.context_loads.saturating_add(1);
+            st.context_loads = st.context_loads.saturating_add(cnt);
             st.other_ts.push(ts);
             let ctx = b.context_hash[r];
             if ctx != NULL_HASH {
@@ -470,7 +479,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
         }
         EventKind::ChangeAccepted => {
             st.other_ts.push(ts);
-            st.accepted_gross = st.accepted_gross.saturating_add(1);
+            st.accepted_gross = st.accepted_gross.saturating_add(cnt);
             let l = u64::from(b.lines[r]);
             st.lines_accepted = st.lines_accepted.saturating_add(l);
             if (1..=3).contains(&l) {
@@ -480,11 +489,11 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
         }
         EventKind::ChangeRejected => {
             st.other_ts.push(ts);
-            st.rejected = st.rejected.saturating_add(1);
+            st.rejected = st.rejected.saturating_add(cnt);
         }
         EventKind::ChangeReverted => {
             st.other_ts.push(ts);
-            st.reverted = st.reverted.saturating_add(1);
+            st.reverted = st.reverted.saturating_add(cnt);
             st.lines_reverted = st.lines_reverted.saturating_add(u64::from(b.lines[r]));
         }
     }

@@ -145,7 +145,20 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
         ..
     } = pending;
     let st = *st;
-    let p = c.presence;
+    // A session with aggregate rows (schema v1.1 `n`) has no single events:
+    // the ordered features (sub-agents, spawns, reloads, loops, trivial
+    // changes) are unavailable for it, never zero.
+    let p = if st.aggregate {
+        Presence {
+            agent_id: false,
+            parent_agent_id: false,
+            task_hash: false,
+            context_hash: false,
+            ..c.presence
+        }
+    } else {
+        c.presence
+    };
     let snap = c.snapshot;
     let input_side = st
         .input
@@ -422,8 +435,8 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
         } else {
             None
         },
-        trivial_changes: p.lines.then_some(st.trivial_changes),
-        trivial_change_share: if p.lines {
+        trivial_changes: (p.lines && !st.aggregate).then_some(st.trivial_changes),
+        trivial_change_share: if p.lines && !st.aggregate {
             ratio(st.trivial_changes, st.accepted_gross)
         } else {
             None

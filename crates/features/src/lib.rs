@@ -64,6 +64,7 @@
 //!     change_id: vec![0; n],
 //!     lines: vec![0; n],
 //!     cost_nanousd: vec![0; n],
+//!     n: vec![], // schema v1.1 count column absent: every row is one event
 //!     presence: Presence { task_hash: true, input_tokens: true, output_tokens: true,
 //!                          ..Presence::default() },
 //!     names: Names {

@@ -16,6 +16,7 @@
 //! | cohorts, pattern detectors, Isolation Forest, ECOD, scores, evaluation | `goodhart-detect` | [`detect`] |
 //! | alert lifecycle, Jira / webhook sinks, pseudonymisation | `goodhart-alerts` | [`alerts`] |
 //! | labeled synthetic organisation | `goodhart-synth` | [`synth`] |
+//! | vendor exports into the canonical lake | `goodhart-import` | [`import`] |
 //!
 //! The pipeline itself ([`scan`]) wires them in one direction: Parquet →
 //! validated batches → session and user features → cohort baselines →
@@ -68,6 +69,7 @@ pub use error::Error;
 pub use goodhart_alerts as alerts;
 pub use goodhart_detect as detect;
 pub use goodhart_features as features;
+pub use goodhart_import as import;
 pub use goodhart_io as io;
 pub use goodhart_schema as schema;
 pub use goodhart_synth as synth;

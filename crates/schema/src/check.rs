@@ -72,9 +72,10 @@ pub struct ColumnSpec {
 }
 
 /// Number of canonical event columns.
-pub const N_EVENT_COLUMNS: usize = 16;
+pub const N_EVENT_COLUMNS: usize = 17;
 
-/// The canonical event columns of schema v1, in canonical order.
+/// The canonical event columns of schema v1.1, in canonical order (v1's
+/// sixteen, then v1.1's optional count column `n`).
 pub const EVENT_COLUMNS: [ColumnSpec; N_EVENT_COLUMNS] = [
     spec(col::TS, true, ColumnKind::Timestamp, "Event time (UTC; tz-naive is read as UTC)."),
     spec(col::USER_ID, true, ColumnKind::Text, "The person."),
@@ -97,6 +98,12 @@ pub const EVENT_COLUMNS: [ColumnSpec; N_EVENT_COLUMNS] = [
     spec(col::CHANGE_ID, false, ColumnKind::Fingerprint, "Reference of the change an accept/reject/revert is about."),
     spec(col::LINES, false, ColumnKind::Count, "Change size in lines; null = 0."),
     spec(col::COST_USD, false, ColumnKind::Money, "Billed cost in US dollars; null = unknown."),
+    spec(
+        col::N,
+        false,
+        ColumnKind::Count,
+        "Schema v1.1: the row stands for n events of its kind (an aggregate, e.g. one user-day of a vendor report), with the row's tokens, lines and cost their totals; null or absent = one single event; must be >= 1. Features that need single events (loops, reloads, spawns) are null for sessions with aggregate rows.",
+    ),
 ];
 
 /// The roster (`users.parquet`) columns of schema v1.

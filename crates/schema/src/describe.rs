@@ -1,4 +1,4 @@
-//! Human- and machine-readable description of schema v1 (`goodhart schema`).
+//! Human- and machine-readable description of schema v1.1 (`goodhart schema`).
 
 use crate::check::{ColumnSpec, EVENT_COLUMNS, ROSTER_COLUMNS};
 use crate::normalize::QuarantineReason;
@@ -20,7 +20,7 @@ fn table(s: &mut String, cols: &[ColumnSpec]) {
     }
 }
 
-/// Markdown description of the events and roster tables of schema v1, and of
+/// Markdown description of the events and roster tables of schema v1.1, and of
 /// the quarantine reasons (for the `goodhart schema` command).
 ///
 /// ```

@@ -282,6 +282,10 @@ pub struct EventBatch {
     pub lines: Vec<u32>,
     /// Billed cost in 1e-9 USD (0 when null).
     pub cost_nanousd: Vec<i64>,
+    /// Schema v1.1 count column: 0 = a single event (`n` null or absent),
+    /// k >= 1 = an aggregate row standing for k events. Empty when no row of
+    /// the batch is an aggregate (the v1 case), else one entry per row.
+    pub n: Vec<u64>,
     /// Which optional columns the source had.
     pub presence: Presence,
     /// The strings behind the user, session and model hashes of this batch.
@@ -297,6 +301,18 @@ impl EventBatch {
     /// True when the batch holds no events.
     pub fn is_empty(&self) -> bool {
         self.ts_us.is_empty()
+    }
+
+    /// How many events row `i` stands for (1 for a single event).
+    #[inline]
+    pub fn count(&self, i: usize) -> u64 {
+        self.n.get(i).copied().filter(|&k| k != 0).unwrap_or(1)
+    }
+
+    /// True when row `i` is an aggregate (an explicit `n`, schema v1.1).
+    #[inline]
+    pub fn is_aggregate(&self, i: usize) -> bool {
+        self.n.get(i).is_some_and(|&k| k != 0)
     }
 }
 

@@ -1,4 +1,4 @@
-//! Canonical usage-event schema v1 for goodhart: checking, row validation,
+//! Canonical usage-event schema v1.1 for goodhart: checking, row validation,
 //! quarantine and row accounting.
 //!
 //! goodhart reads AI-usage event histories (one row per event) from Parquet.
@@ -83,7 +83,7 @@ pub use report::{Counts, FileReport, IngestReport};
 pub use roster::{roster_from_batches, Roster, RosterEntry};
 
 /// Version of the canonical input schema this crate implements.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "1.1";
 
 /// Canonical column names of the events table.
 pub mod col {
@@ -119,4 +119,6 @@ pub mod col {
     pub const LINES: &str = "lines";
     /// Billed cost.
     pub const COST_USD: &str = "cost_usd";
+    /// Schema v1.1: how many events of its kind the row stands for.
+    pub const N: &str = "n";
 }

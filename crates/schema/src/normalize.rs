@@ -54,13 +54,15 @@ pub enum QuarantineReason {
     LinesOutOfRange,
     /// `cost_usd` is negative, NaN, infinite or above 9.2e9 USD.
     InvalidCost,
+    /// `n` (schema v1.1) is below 1.
+    InvalidCount,
     /// `ts` lies outside the analysis window.
     OutsideWindow,
 }
 
 impl QuarantineReason {
     /// Every reason, in precedence order (first failing reason wins).
-    pub const ALL: [QuarantineReason; 10] = [
+    pub const ALL: [QuarantineReason; 11] = [
         QuarantineReason::NullTs,
         QuarantineReason::TsOutOfRange,
         QuarantineReason::NullUserId,
@@ -70,6 +72,7 @@ impl QuarantineReason {
         QuarantineReason::NegativeTokens,
         QuarantineReason::LinesOutOfRange,
         QuarantineReason::InvalidCost,
+        QuarantineReason::InvalidCount,
         QuarantineReason::OutsideWindow,
     ];
 
@@ -85,6 +88,7 @@ impl QuarantineReason {
             QuarantineReason::NegativeTokens => "negative_tokens",
             QuarantineReason::LinesOutOfRange => "lines_out_of_range",
             QuarantineReason::InvalidCost => "invalid_cost",
+            QuarantineReason::InvalidCount => "invalid_count",
             QuarantineReason::OutsideWindow => "outside_window",
         }
     }
@@ -103,6 +107,7 @@ impl QuarantineReason {
             QuarantineReason::InvalidCost => {
                 "cost_usd is negative, NaN, infinite or absurdly large"
             }
+            QuarantineReason::InvalidCount => "n (schema v1.1 count) is below 1",
             QuarantineReason::OutsideWindow => "ts is outside the analysis window",
         }
     }
@@ -152,6 +157,10 @@ fn canonical_type(kind: ColumnKind) -> DataType {
     }
 }
 
+/// The sixteen columns of schema v1 (the quarantine file keeps these; a
+/// quarantined aggregate row's `n` is not copied).
+const N_V1_COLUMNS: usize = 16;
+
 /// The fixed schema of quarantined rows.
 ///
 /// `source_file` (Utf8), `row_index` (UInt64, row number within the file,
@@ -168,7 +177,7 @@ pub fn quarantine_schema() -> SchemaRef {
             Field::new(Q_REASON, DataType::Utf8, false),
         ];
         fields.extend(
-            EVENT_COLUMNS
+            EVENT_COLUMNS[..N_V1_COLUMNS]
                 .iter()
                 .map(|c| Field::new(c.name, canonical_type(c.kind), true)),
         );
@@ -283,6 +292,24 @@ pub fn normalize_at(
         None => vec![0i64; n],
     };
 
+    // 16 n (schema v1.1): null = single event (0), >= 1 = aggregate.
+    let counts_n = match column(16) {
+        Some(a) if a.null_count() < a.len() => {
+            let mut neg = Vec::new();
+            let mut v = decode_count(a, &mut neg);
+            for &i in &neg {
+                mark(&mut reasons, i, QuarantineReason::InvalidCount);
+            }
+            for (i, k) in v.iter_mut().enumerate() {
+                if *k == 0 && !a.is_null(i) {
+                    mark(&mut reasons, i, QuarantineReason::InvalidCount);
+                }
+            }
+            v
+        }
+        _ => Vec::new(),
+    };
+
     // window
     if let Some((start, end)) = opts.window {
         for (i, &t) in ts_us.iter().enumerate() {
@@ -377,6 +404,11 @@ pub fn normalize_at(
         } else {
             cost_nanousd
         },
+        n: if any_q && !counts_n.is_empty() {
+            filter(counts_n, &reasons)
+        } else {
+            counts_n
+        },
         presence: idx.presence(),
         names,
     };
@@ -428,7 +460,7 @@ fn build_quarantine(
             QuarantineReason::from_code(reasons[i as usize]).as_str()
         }))),
     ];
-    for (spec, field) in EVENT_COLUMNS.iter().zip(idx.fields) {
+    for (spec, field) in EVENT_COLUMNS[..N_V1_COLUMNS].iter().zip(idx.fields) {
         let target = canonical_type(spec.kind);
         if spec.kind == ColumnKind::Timestamp {
             // From the decoded micros rather than an Arrow cast: casting a

@@ -642,10 +642,54 @@ fn reason_names_are_stable_and_in_precedence_order() {
             "negative_tokens",
             "lines_out_of_range",
             "invalid_cost",
+            "invalid_count",
             "outside_window"
         ]
     );
     for r in QuarantineReason::ALL {
         assert_eq!(QuarantineReason::parse(r.as_str()), Some(r));
     }
+}
+
+#[test]
+fn count_column_n_schema_v1_1() {
+    let b = batch(vec![
+        (
+            "ts",
+            arr(TimestampMicrosecondArray::from(vec![1, 2, 3, 4, 5])),
+        ),
+        ("user_id", arr(StringArray::from(vec!["u"; 5]))),
+        ("session_id", arr(StringArray::from(vec!["s"; 5]))),
+        ("event", arr(StringArray::from(vec!["request"; 5]))),
+        (
+            "n",
+            arr(Int64Array::from(vec![
+                Some(3),
+                None,
+                Some(0),
+                Some(-2),
+                Some(1),
+            ])),
+        ),
+    ]);
+    let out = normalize(&b, &ValidateOptions::default(), "n.parquet").unwrap();
+    assert_eq!(out.counts.rows_accepted, 3);
+    assert_eq!(out.counts.reasons["invalid_count"], 2);
+    // 0 = a single event (null n); k = an aggregate of k events.
+    assert_eq!(out.events.n, vec![3, 0, 1]);
+    assert_eq!(
+        (0..3).map(|i| out.events.count(i)).collect::<Vec<_>>(),
+        vec![3, 1, 1]
+    );
+    assert!(
+        out.events.is_aggregate(0) && !out.events.is_aggregate(1) && out.events.is_aggregate(2)
+    );
+    // No n column, or an all-null one: the v1 case, no per-row counts kept.
+    let plain = normalize(&batch(required_only()), &ValidateOptions::default(), "p").unwrap();
+    assert!(plain.events.n.is_empty());
+    let mut cols = required_only();
+    cols.push(("n", arr(Int64Array::from(vec![None::<i64>]))));
+    let nulls = normalize(&batch(cols), &ValidateOptions::default(), "q").unwrap();
+    assert!(nulls.events.n.is_empty());
+    assert_eq!(nulls.counts.rows_accepted, 1);
 }

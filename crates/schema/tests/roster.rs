@@ -117,7 +117,8 @@ fn describe_lists_every_column_and_json_agrees() {
     assert!(d.contains("| `start_date` | no |"));
     assert!(d.contains("| `ts` | yes |"));
     let j = schema_json();
-    assert_eq!(j["events"].as_array().unwrap().len(), 16);
+    assert_eq!(j["events"].as_array().unwrap().len(), 17);
+    assert_eq!(j["events"][16]["name"], "n");
     assert_eq!(j["roster"].as_array().unwrap().len(), 4);
     assert_eq!(j["events"][7]["name"], "input_tokens");
     assert_eq!(j["events"][7]["kind"], "count");

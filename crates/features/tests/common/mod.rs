@@ -133,6 +133,7 @@ pub fn batch_with(evs: &[Ev], presence: Presence) -> EventBatch {
         change_id: evs.iter().map(|e| h(&e.change)).collect(),
         lines: evs.iter().map(|e| e.lines).collect(),
         cost_nanousd: evs.iter().map(|e| e.cost_nanousd).collect(),
+        n: Vec::new(),
         presence,
         names: Names {
             users: names_of(evs.iter().map(|e| e.user.as_str())),

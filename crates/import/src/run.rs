@@ -1,0 +1,934 @@
+//! The common core of a run: discovery, change detection against the
+//! manifest, parallel parsing, deduplication, identity mapping,
+//! sessionising, Parquet output, manifest and report.
+
+use crate::error::{out_err, ImportError};
+use crate::formats::FileCtx;
+use crate::hash::sha256_hex;
+use crate::record::{Ev, Parsed};
+use crate::report::{
+    DayTokens, FileReport, ImportReport, QuarantinedRecord, Totals, MAX_LISTED_QUARANTINE,
+};
+use crate::{Format, IdentityMap, ImportOptions};
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use goodhart_schema::{col, normalize, EventKind, ValidateOptions};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Microseconds per minute.
+const US_PER_MIN: i64 = 60_000_000;
+
+/// The manifest: what was imported from which source file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub version: u32,
+    /// format name -> source path -> entry.
+    pub formats: BTreeMap<String, BTreeMap<String, Entry>>,
+}
+
+/// One source file in the manifest.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Size in bytes when last imported.
+    pub size: u64,
+    /// Modification time (nanoseconds since the epoch) when last imported.
+    pub mtime_ns: i128,
+    /// SHA-256 of the bytes `[0, offset)`.
+    pub sha256: String,
+    /// Byte offset reached (end of the last complete record).
+    pub offset: u64,
+    /// Records (lines) consumed up to `offset`.
+    pub records: u64,
+    /// Parquet parts written for this file, relative to the lake.
+    pub parts: Vec<String>,
+    /// Next part sequence number.
+    pub next_seq: u32,
+}
+
+pub(crate) fn manifest_path(lake: &Path) -> PathBuf {
+    lake.join("_imports").join("manifest.json")
+}
+
+fn load_manifest(lake: &Path) -> Result<Manifest, ImportError> {
+    let p = manifest_path(lake);
+    match std::fs::read(&p) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| ImportError::Manifest {
+            path: p,
+            message: e.to_string(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+            version: 1,
+            ..Manifest::default()
+        }),
+        Err(e) => Err(ImportError::Manifest {
+            path: p,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Writes `bytes` to `path` atomically (temporary sibling, then rename).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImportError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(out_err(d))?;
+    }
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(out_err(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(out_err(path))
+}
+
+/// Finds the files of `src` for `format` (a file: itself; a directory: every
+/// file with one of the format's extensions, recursively, hidden ones
+/// skipped except `.claude` and `.config` directories), sorted.
+fn discover(format: Format, src: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImportError> {
+    let meta = std::fs::metadata(src).map_err(|source| ImportError::Source {
+        path: src.to_path_buf(),
+        source,
+    })?;
+    if meta.is_file() {
+        // Opening proves readability now, so the error names this file.
+        std::fs::File::open(src).map_err(|source| ImportError::Source {
+            path: src.to_path_buf(),
+            source,
+        })?;
+        out.push(src.to_path_buf());
+        return Ok(());
+    }
+    // A Claude Code root (`~/.claude`, a CLAUDE_CONFIG_DIR): only its
+    // `projects/` holds transcripts (`history.jsonl` beside it is prompt
+    // history, not usage).
+    if format == Format::ClaudeCode && src.join("projects").is_dir() {
+        return discover(format, &src.join("projects"), out);
+    }
+    let rd = std::fs::read_dir(src).map_err(|source| ImportError::Source {
+        path: src.to_path_buf(),
+        source,
+    })?;
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for e in rd {
+        let e = e.map_err(|source| ImportError::Source {
+            path: src.to_path_buf(),
+            source,
+        })?;
+        // Hidden entries are skipped, except the directories Claude Code
+        // keeps its data in (`~/.claude`, `~/.config/claude`).
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && !(name == ".claude" || name == ".config") {
+            continue;
+        }
+        entries.push(e.path());
+    }
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            discover(format, &p, out)?;
+        } else if p
+            .extension()
+            .is_some_and(|x| format.extensions().iter().any(|e| x == *e))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    New,
+    Appended,
+    Rewritten,
+    Unchanged,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Appended => "appended",
+            Status::Rewritten => "rewritten",
+            Status::Unchanged => "unchanged",
+        }
+    }
+}
+
+struct FileWork {
+    path: PathBuf,
+    key: String,
+    status: Status,
+    size: u64,
+    mtime_ns: i128,
+    parsed: Parsed,
+    sha256: String,
+    /// Events surviving dedup (index into parsed.events).
+    dropped: Vec<bool>,
+    user: Option<String>,
+    /// Records whose events were dropped for want of a user.
+    no_user_lines: HashSet<u64>,
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> i128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+fn file_id(key: &str) -> String {
+    sha256_hex(key.as_bytes())[..16].to_string()
+}
+
+/// Runs one import. See [`crate::import`].
+pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
+    let format = opts.format;
+    let fname = format.name();
+    let lake = &opts.out;
+    let mut manifest = load_manifest(lake)?;
+    let prior: BTreeMap<String, Entry> = manifest.formats.get(fname).cloned().unwrap_or_default();
+
+    let mut paths = Vec::new();
+    for s in &opts.sources {
+        discover(format, s, &mut paths)?;
+    }
+    let mut seen = HashSet::new();
+    paths.retain(|p| {
+        let k = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+        seen.insert(k)
+    });
+    paths.sort_by_cached_key(|p| manifest_key(p));
+
+    let mut warnings = Vec::new();
+    if opts.hasher.is_default_key() {
+        warnings.push(
+            "no hash key configured (--hash-key-env): task and context hashes use the documented \
+             fixed key, so common prompts could be recovered by hashing guesses"
+                .to_string(),
+        );
+    }
+
+    // Read and parse the changed files in parallel.
+    let works: Vec<Result<Option<FileWork>, ImportError>> = paths
+        .par_iter()
+        .map(|p| {
+            let key = manifest_key(p);
+            let meta = std::fs::metadata(p).map_err(|source| ImportError::Source {
+                path: p.clone(),
+                source,
+            })?;
+            let (size, mt) = (meta.len(), mtime_ns(&meta));
+            let prev = prior.get(&key);
+            if let Some(e) = prev {
+                if e.size == size && e.mtime_ns == mt {
+                    return Ok(Some(FileWork::unchanged(p.clone(), key, size, mt)));
+                }
+            }
+            let data = std::fs::read(p).map_err(|source| ImportError::Source {
+                path: p.clone(),
+                source,
+            })?;
+            let mut status = if prev.is_some() {
+                Status::Rewritten
+            } else {
+                Status::New
+            };
+            let mut from_line = 0;
+            if let Some(e) = prev {
+                let off = e.offset as usize;
+                if format.append_only() && data.len() >= off && sha256_hex(&data[..off]) == e.sha256
+                {
+                    status = Status::Appended;
+                    from_line = e.records;
+                } else if !format.append_only() && sha256_hex(&data) == e.sha256 {
+                    // Touched, not changed.
+                    let mut w = FileWork::unchanged(p.clone(), key, size, mt);
+                    w.sha256 = e.sha256.clone();
+                    return Ok(Some(w));
+                }
+            }
+            let user = file_user(opts, p);
+            let ctx = FileCtx {
+                path: p,
+                hasher: &opts.hasher,
+                from_line,
+            };
+            let parsed = format.parse_file(&ctx, &data);
+            let sha256 = sha256_hex(&data[..parsed.offset as usize]);
+            let dropped = vec![false; parsed.events.len()];
+            if status == Status::Appended && parsed.records == 0 {
+                status = Status::Unchanged;
+            }
+            Ok(Some(FileWork {
+                path: p.clone(),
+                key,
+                status,
+                size,
+                mtime_ns: mt,
+                parsed,
+                sha256,
+                dropped,
+                user,
+                no_user_lines: HashSet::new(),
+            }))
+        })
+        .collect();
+    let mut works: Vec<FileWork> = works
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+
+    // Keys of events imported by earlier runs, from files not rewritten now.
+    let rewritten: HashSet<&str> = works
+        .iter()
+        .filter(|w| w.status == Status::Rewritten)
+        .map(|w| w.key.as_str())
+        .collect();
+    let mut old = KeyIndex::default();
+    for (k, _) in prior
+        .iter()
+        .filter(|(k, _)| !rewritten.contains(k.as_str()))
+    {
+        old.load(&keys_path(lake, fname, k))?;
+    }
+    dedup(&mut works, &old);
+
+    // Users, identity mapping, sessions.
+    let mut unmapped = BTreeSet::new();
+    let mut no_user_files = Vec::new();
+    for w in &mut works {
+        let fallback = w.user.clone();
+        let mut lost = 0u64;
+        for (i, e) in w.parsed.events.iter_mut().enumerate() {
+            if w.dropped[i] {
+                continue;
+            }
+            let raw = e.user.clone().or_else(|| fallback.clone());
+            match raw {
+                Some(r) if !r.trim().is_empty() => {
+                    e.user = Some(opts.identities.resolve(fname, &r, &mut unmapped));
+                }
+                _ => {
+                    w.dropped[i] = true;
+                    w.no_user_lines.insert(e.line);
+                    lost += 1;
+                }
+            }
+        }
+        if lost > 0 {
+            no_user_files.push(w.path.display().to_string());
+            // Records whose events all lacked a user are quarantined below.
+        }
+    }
+    if !no_user_files.is_empty() {
+        warnings.push(format!(
+            "{} file(s) had events without a user (quarantined as no_user): {}. Fix: give --user \
+             or a --user-from-path pattern that matches them",
+            no_user_files.len(),
+            no_user_files.join(", ")
+        ));
+    }
+    sessionise(&mut works, opts);
+
+    // Output.
+    let mut reports = Vec::new();
+    let mut totals = Totals::default();
+    let mut users = BTreeSet::new();
+    let entries = manifest.formats.entry(fname.to_string()).or_default();
+    for w in &mut works {
+        let mut entry = entries.get(&w.key).cloned().unwrap_or_default();
+        if matches!(w.status, Status::Rewritten) {
+            for part in &entry.parts {
+                let p = lake.join(part);
+                match std::fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(out_err(&p)(e)),
+                }
+            }
+            entry.parts.clear();
+            let _ = std::fs::remove_file(keys_path(lake, fname, &w.key));
+        }
+        let rep = finish_file(w, &mut entry, opts, &mut users)?;
+        if w.status != Status::Unchanged {
+            totals.files_imported += 1;
+            entry.size = w.size;
+            entry.mtime_ns = w.mtime_ns;
+            entry.sha256 = w.sha256.clone();
+            entry.offset = w.parsed.offset;
+            entry.records = w.parsed.last_line;
+            // Keys of this file's surviving events, appended to earlier ones.
+            append_keys(lake, fname, &w.key, w)?;
+        } else {
+            entry.mtime_ns = w.mtime_ns;
+        }
+        totals.files += 1;
+        totals.records += rep.records;
+        totals.used += rep.used;
+        for (k, v) in &rep.skipped {
+            *totals.skipped.entry(k.clone()).or_insert(0) += v;
+        }
+        for q in &w.parsed.quarantined {
+            *totals.quarantined.entry(q.1.clone()).or_insert(0) += 1;
+        }
+        for (k, v) in &rep.events {
+            *totals.events.entry(k.clone()).or_insert(0) += v;
+        }
+        for (d, t) in &rep.tokens_by_day {
+            totals.tokens_by_day.entry(d.clone()).or_default().add(t);
+        }
+        entries.insert(w.key.clone(), entry);
+        reports.push(rep);
+    }
+    manifest.version = 1;
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ImportError::Output {
+        path: manifest_path(lake),
+        message: e.to_string(),
+    })?;
+    write_atomic(&manifest_path(lake), &bytes)?;
+
+    let report = ImportReport {
+        format: fname.to_string(),
+        hash_key: opts.hash_key_source.clone(),
+        lake: lake.display().to_string(),
+        files: reports,
+        totals,
+        users: users.into_iter().collect(),
+        unmapped_ids: unmapped.into_iter().collect(),
+        warnings,
+        assumptions: format
+            .info()
+            .assumptions
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let rp = lake.join("_imports").join("import_report.json");
+    let bytes = serde_json::to_vec_pretty(&report).map_err(|e| ImportError::Output {
+        path: rp.clone(),
+        message: e.to_string(),
+    })?;
+    write_atomic(&rp, &bytes)?;
+    Ok(report)
+}
+
+impl FileWork {
+    fn unchanged(path: PathBuf, key: String, size: u64, mtime_ns: i128) -> FileWork {
+        FileWork {
+            path,
+            key,
+            status: Status::Unchanged,
+            size,
+            mtime_ns,
+            parsed: Parsed::default(),
+            sha256: String::new(),
+            dropped: Vec::new(),
+            user: None,
+            no_user_lines: HashSet::new(),
+        }
+    }
+}
+
+/// The manifest key of a source file: its absolute path.
+fn manifest_key(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+fn file_user(opts: &ImportOptions, p: &Path) -> Option<String> {
+    if let Some(u) = &opts.user {
+        return Some(u.clone());
+    }
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    opts.user_from_path
+        .as_ref()
+        .and_then(|pat| pat.user_of(&abs))
+}
+
+fn keys_path(lake: &Path, format: &str, key: &str) -> PathBuf {
+    lake.join("_imports")
+        .join("keys")
+        .join(format)
+        .join(format!("{}.keys", file_id(key)))
+}
+
+/// Dedup keys of imported events: `(key, group, sidechain)`.
+#[derive(Debug, Default)]
+struct KeyIndex {
+    keys: HashSet<u64>,
+    /// group -> any of its events was a sidechain one.
+    groups: HashMap<u64, bool>,
+}
+
+impl KeyIndex {
+    fn load(&mut self, p: &Path) -> Result<(), ImportError> {
+        let b = match std::fs::read(p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(ImportError::Manifest {
+                    path: p.to_path_buf(),
+                    message: e.to_string(),
+                })
+            }
+        };
+        for r in b.chunks_exact(17) {
+            let k = u64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
+            let g = u64::from_le_bytes(r[8..16].try_into().expect("8 bytes"));
+            let side = r[16] != 0;
+            if k != 0 {
+                self.keys.insert(k);
+            }
+            if g != 0 {
+                let s = self.groups.entry(g).or_insert(false);
+                *s |= side;
+            }
+        }
+        Ok(())
+    }
+
+    fn contains(&self, e: &Ev) -> bool {
+        if e.key != 0 && self.keys.contains(&e.key) {
+            return true;
+        }
+        e.group != 0
+            && self
+                .groups
+                .get(&e.group)
+                .is_some_and(|&side| side || e.sidechain)
+    }
+}
+
+fn append_keys(lake: &Path, format: &str, key: &str, w: &FileWork) -> Result<(), ImportError> {
+    let mut buf = Vec::new();
+    for (i, e) in w.parsed.events.iter().enumerate() {
+        if w.dropped[i] || (e.key == 0 && e.group == 0) {
+            continue;
+        }
+        buf.extend_from_slice(&e.key.to_le_bytes());
+        buf.extend_from_slice(&e.group.to_le_bytes());
+        buf.push(u8::from(e.sidechain));
+    }
+    let p = keys_path(lake, format, key);
+    let mut all = std::fs::read(&p).unwrap_or_default();
+    all.extend_from_slice(&buf);
+    write_atomic(&p, &all)
+}
+
+/// Deduplicates candidate events across files (in path order) and against
+/// earlier runs. Rank: non-sidechain first, then larger weight, then first seen.
+fn dedup(works: &mut [FileWork], old: &KeyIndex) {
+    // (file, event) of the current winner per key / per group.
+    let mut by_key: HashMap<u64, (usize, usize)> = HashMap::new();
+    let mut by_group: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
+    for f in 0..works.len() {
+        for i in 0..works[f].parsed.events.len() {
+            let e = &works[f].parsed.events[i];
+            if e.key == 0 && e.group == 0 {
+                continue;
+            }
+            if old.contains(e) {
+                works[f].dropped[i] = true;
+                continue;
+            }
+            let (key, group, side) = (e.key, e.group, e.sidechain);
+            let mut rival = by_key
+                .get(&key)
+                .copied()
+                .filter(|&(g, j)| key != 0 && !works[g].dropped[j]);
+            if rival.is_none() && group != 0 {
+                rival = by_group.get(&group).and_then(|v| {
+                    v.iter().copied().find(|&(g, j)| {
+                        !works[g].dropped[j] && (side || works[g].parsed.events[j].sidechain)
+                    })
+                });
+            }
+            match rival {
+                Some((g, j)) => {
+                    let r = &works[g].parsed.events[j];
+                    let better = (!side, e.weight) > (!r.sidechain, r.weight);
+                    let rkey = r.key;
+                    if better {
+                        works[g].dropped[j] = true;
+                        by_key.insert(rkey, (f, i));
+                        by_key.insert(key, (f, i));
+                        if group != 0 {
+                            by_group.entry(group).or_default().push((f, i));
+                        }
+                    } else {
+                        works[f].dropped[i] = true;
+                    }
+                }
+                None => {
+                    if key != 0 {
+                        by_key.insert(key, (f, i));
+                    }
+                    if group != 0 {
+                        by_group.entry(group).or_default().push((f, i));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Gives events without a session id sessions: per user, a new session
+/// starts after an idle gap longer than `opts.idle_gap_minutes`.
+fn sessionise(works: &mut [FileWork], opts: &ImportOptions) {
+    let gap = i64::try_from(opts.idle_gap_minutes)
+        .unwrap_or(i64::MAX / US_PER_MIN)
+        .saturating_mul(US_PER_MIN);
+    let mut by_user: BTreeMap<String, Vec<(i64, usize, usize)>> = BTreeMap::new();
+    for (f, w) in works.iter().enumerate() {
+        for (i, e) in w.parsed.events.iter().enumerate() {
+            if !w.dropped[i] && e.session.is_empty() {
+                let u = e.user.clone().unwrap_or_default();
+                by_user.entry(u).or_default().push((e.ts_us, f, i));
+            }
+        }
+    }
+    for (user, mut v) in by_user {
+        v.sort_unstable();
+        let mut current = String::new();
+        let mut last = i64::MIN;
+        for (ts, f, i) in v {
+            if current.is_empty() || ts.saturating_sub(last) > gap {
+                let t = ts.to_string();
+                current = format!(
+                    "{}-{}",
+                    opts.format.name(),
+                    &opts
+                        .hasher
+                        .hash("session", &[user.as_bytes(), t.as_bytes()])[..16]
+                );
+            }
+            last = ts;
+            works[f].parsed.events[i].session = current.clone();
+        }
+    }
+}
+
+/// The canonical output schema (`n` only for aggregate formats).
+pub(crate) fn output_schema(with_n: bool) -> SchemaRef {
+    let mut f = vec![
+        Field::new(
+            col::TS,
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new(col::USER_ID, DataType::Utf8, false),
+        Field::new(col::SESSION_ID, DataType::Utf8, false),
+        Field::new(col::EVENT, DataType::Utf8, false),
+        Field::new(col::AGENT_ID, DataType::Utf8, true),
+        Field::new(col::PARENT_AGENT_ID, DataType::Utf8, true),
+        Field::new(col::MODEL, DataType::Utf8, true),
+        Field::new(col::INPUT_TOKENS, DataType::Int64, true),
+        Field::new(col::OUTPUT_TOKENS, DataType::Int64, true),
+        Field::new(col::CACHE_READ_TOKENS, DataType::Int64, true),
+        Field::new(col::CACHE_WRITE_TOKENS, DataType::Int64, true),
+        Field::new(col::TASK_HASH, DataType::Utf8, true),
+        Field::new(col::CONTEXT_HASH, DataType::Utf8, true),
+        Field::new(col::CHANGE_ID, DataType::Utf8, true),
+        Field::new(col::LINES, DataType::Int64, true),
+        Field::new(col::COST_USD, DataType::Float64, true),
+    ];
+    if with_n {
+        f.push(Field::new("n", DataType::Int64, true));
+    }
+    Arc::new(Schema::new(f))
+}
+
+fn to_batch(evs: &[&Ev], with_n: bool) -> RecordBatch {
+    let s = |f: &dyn Fn(&Ev) -> Option<&str>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(evs.iter().map(|e| f(e))))
+    };
+    let i = |f: &dyn Fn(&Ev) -> Option<u64>| -> ArrayRef {
+        Arc::new(Int64Array::from_iter(
+            evs.iter()
+                .map(|e| f(e).map(|v| v.min(i64::MAX as u64) as i64)),
+        ))
+    };
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            TimestampMicrosecondArray::from_iter_values(evs.iter().map(|e| e.ts_us))
+                .with_timezone("UTC"),
+        ),
+        s(&|e| e.user.as_deref()),
+        s(&|e| Some(e.session.as_str())),
+        s(&|e| Some(e.kind().as_str())),
+        s(&|e| e.agent.as_deref()),
+        s(&|e| e.parent.as_deref()),
+        s(&|e| e.model.as_deref()),
+        i(&|e| e.input),
+        i(&|e| e.output),
+        i(&|e| e.cache_read),
+        i(&|e| e.cache_write),
+        s(&|e| e.task_hash.as_deref()),
+        s(&|e| e.context_hash.as_deref()),
+        s(&|e| e.change_id.as_deref()),
+        i(&|e| e.lines),
+        Arc::new(Float64Array::from_iter(evs.iter().map(|e| e.cost_usd))),
+    ];
+    if with_n {
+        cols.push(i(&|e| e.n));
+    }
+    RecordBatch::try_new(output_schema(with_n), cols).expect("columns match the schema")
+}
+
+const US_PER_DAY: i64 = 86_400_000_000;
+
+fn date_of(ts_us: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(ts_us.div_euclid(US_PER_DAY) * US_PER_DAY)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "1970-01-01".into())
+}
+
+/// Writes one file's surviving events (one part per UTC date) and builds its report.
+fn finish_file(
+    w: &mut FileWork,
+    entry: &mut Entry,
+    opts: &ImportOptions,
+    users: &mut BTreeSet<String>,
+) -> Result<FileReport, ImportError> {
+    let format = opts.format;
+    let with_n = format.aggregate();
+    // Validate with the schema crate; any row it would quarantine is
+    // quarantined here (with its record number) rather than written.
+    let mut by_date: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, e) in w.parsed.events.iter().enumerate() {
+        if !w.dropped[i] {
+            by_date.entry(date_of(e.ts_us)).or_default().push(i);
+        }
+    }
+    let mut parts = Vec::new();
+    let mut events: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tokens_by_day: BTreeMap<String, DayTokens> = BTreeMap::new();
+    let mut survivors: HashSet<u64> = HashSet::new();
+    let fid = file_id(&w.key);
+    let mut bad_lines = Vec::new();
+    for (date, mut idx) in by_date {
+        idx.sort_by_key(|&i| {
+            let e = &w.parsed.events[i];
+            (e.ts_us, e.line, e.kind() as u8)
+        });
+        let evs: Vec<&Ev> = idx.iter().map(|&i| &w.parsed.events[i]).collect();
+        let batch = to_batch(&evs, with_n);
+        let norm = normalize(&batch, &ValidateOptions::default(), &w.key).map_err(|e| {
+            ImportError::Output {
+                path: w.path.clone(),
+                message: format!("internal: output failed the schema check: {e}"),
+            }
+        })?;
+        let batch = if norm.counts.rows_quarantined > 0 {
+            // Should not happen (the parsers check what the schema checks);
+            // kept so that nothing invalid is ever written.
+            let bad: HashSet<u64> = (0..norm.quarantine.num_rows())
+                .map(|r| {
+                    norm.quarantine
+                        .column_by_name(goodhart_schema::Q_ROW_INDEX)
+                        .and_then(|c| c.as_any().downcast_ref::<arrow::array::UInt64Array>())
+                        .map_or(0, |c| c.value(r))
+                })
+                .collect();
+            let keep: Vec<&Ev> = evs
+                .iter()
+                .enumerate()
+                .filter(|(r, _)| !bad.contains(&(*r as u64)))
+                .map(|(_, e)| *e)
+                .collect();
+            for (r, e) in evs.iter().enumerate() {
+                if bad.contains(&(r as u64)) {
+                    bad_lines.push(e.line);
+                }
+            }
+            (to_batch(&keep, with_n), keep)
+        } else {
+            (batch, evs)
+        };
+        let (batch, evs) = batch;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        for e in evs {
+            if e.kind() == EventKind::Request {
+                tokens_by_day
+                    .entry(date.clone())
+                    .or_default()
+                    .add(&DayTokens {
+                        input: e.input.unwrap_or(0),
+                        output: e.output.unwrap_or(0),
+                        cache_read: e.cache_read.unwrap_or(0),
+                        cache_write: e.cache_write.unwrap_or(0),
+                    });
+            }
+            survivors.insert(e.line);
+            *events.entry(e.kind().as_str().to_string()).or_insert(0) += 1;
+            if let Some(u) = &e.user {
+                users.insert(u.clone());
+            }
+        }
+        let rel = format!(
+            "events/date={date}/source={}/part-{fid}-{:04}.parquet",
+            format.name(),
+            entry.next_seq
+        );
+        let path = opts.out.join(&rel);
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(out_err(d))?;
+        }
+        goodhart_io::write_parquet_atomic(&path, batch.schema(), &[batch]).map_err(|e| {
+            ImportError::Output {
+                path: path.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        parts.push(rel);
+    }
+    if !parts.is_empty() {
+        entry.next_seq += 1;
+        entry.parts.extend(parts.iter().cloned());
+    }
+    // Records that produced candidates but no surviving event: duplicates
+    // (or events without a user).
+    let mut used = 0u64;
+    let mut dup = 0u64;
+    let mut no_user = Vec::new();
+    for l in bad_lines {
+        if !survivors.contains(&l) {
+            w.parsed
+                .quarantined
+                .push((l, "failed_schema_validation".into()));
+        }
+    }
+    let lost_user = &w.no_user_lines;
+    let q_lines: HashSet<u64> = w.parsed.quarantined.iter().map(|q| q.0).collect();
+    for &l in &w.parsed.used_lines {
+        if survivors.contains(&l) {
+            used += 1;
+        } else if q_lines.contains(&l) {
+            // Counted as quarantined.
+        } else if lost_user.contains(&l) {
+            no_user.push(l);
+        } else {
+            dup += 1;
+        }
+    }
+    for l in no_user {
+        w.parsed.quarantined.push((l, "no_user".into()));
+    }
+    let mut skipped = w.parsed.skipped.clone();
+    if dup > 0 {
+        let k = if format == Format::ClaudeCode {
+            "duplicate_request"
+        } else {
+            "duplicate"
+        };
+        *skipped.entry(k.to_string()).or_insert(0) += dup;
+    }
+    w.parsed.quarantined.sort();
+    Ok(FileReport {
+        file: w.path.display().to_string(),
+        status: w.status.as_str().to_string(),
+        size: w.size,
+        records: w.parsed.records,
+        used,
+        skipped,
+        quarantined: w.parsed.quarantined.len() as u64,
+        quarantine: w
+            .parsed
+            .quarantined
+            .iter()
+            .take(MAX_LISTED_QUARANTINE)
+            .map(|(line, reason)| QuarantinedRecord {
+                line: *line,
+                reason: reason.clone(),
+            })
+            .collect(),
+        events,
+        parts,
+        tokens_by_day,
+    })
+}
+
+/// Writes `LAKE/users.parquet` from a roster CSV (`user_id` or `email`,
+/// `team`, `role`), ids resolved through the identity map.
+pub(crate) fn write_roster(
+    csv_path: &Path,
+    lake: &Path,
+    ids: &IdentityMap,
+) -> Result<usize, ImportError> {
+    let cfg = |m: String| ImportError::Config {
+        what: csv_path.display().to_string(),
+        message: m,
+    };
+    let text = crate::identity::read_text(csv_path)?;
+    let mut recs = crate::csvread::records(&text).into_iter();
+    let Some(Ok(h)) = recs.next() else {
+        return Err(cfg(
+            "the roster is empty. Fix: a header line such as `email,team,role`.".into(),
+        ));
+    };
+    let pos = |n: &str| h.iter().position(|x| x.trim().eq_ignore_ascii_case(n));
+    let id_col = pos("user_id").or_else(|| pos("email")).ok_or_else(|| {
+        cfg("the roster has no user_id or email column. Fix: a header line such as `email,team,role`.".into())
+    })?;
+    let (team, role) = (pos("team"), pos("role"));
+    let mut rows: BTreeMap<String, (Option<String>, Option<String>)> = BTreeMap::new();
+    for (n, rec) in recs.enumerate() {
+        let rec = rec.map_err(|()| {
+            cfg(format!(
+                "row {}: unclosed quote. Fix: close the quoted field.",
+                n + 2
+            ))
+        })?;
+        let raw = rec.get(id_col).map_or("", |s| s.trim());
+        if raw.is_empty() {
+            return Err(cfg(format!(
+                "row {}: empty user id. Fix: fill it in or delete the row.",
+                n + 2
+            )));
+        }
+        let uid = ids
+            .lookup("roster", raw)
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::normalize_id(raw));
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        rows.entry(uid).or_insert((get(team), get(role)));
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Utf8, false),
+        Field::new("team", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.keys())),
+            Arc::new(StringArray::from_iter(
+                rows.values().map(|v| v.0.as_deref()),
+            )),
+            Arc::new(StringArray::from_iter(
+                rows.values().map(|v| v.1.as_deref()),
+            )),
+        ],
+    )
+    .expect("roster columns");
+    std::fs::create_dir_all(lake).map_err(out_err(lake))?;
+    let p = lake.join("users.parquet");
+    goodhart_io::write_parquet_atomic(&p, schema, &[batch]).map_err(|e| ImportError::Output {
+        path: p,
+        message: e.to_string(),
+    })?;
+    Ok(rows.len())
+}

@@ -1,0 +1,178 @@
+//! `goodhart import` end to end: three formats into one lake with an
+//! identity map, then `goodhart scan` on it.
+
+use crate::util::*;
+use std::path::Path;
+
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/import/tests/fixtures")
+}
+
+#[test]
+fn three_formats_one_lake_one_person_per_identity_then_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let ids = dir.path().join("identities.csv");
+    std::fs::write(
+        &ids,
+        "source,source_id,user_id\n\
+         claude-code,alice,alice@corp.com\n\
+         claude-code,bob,bob@corp.com\n\
+         openai-usage,user-alice,alice@corp.com\n",
+    )
+    .unwrap();
+    let roster = dir.path().join("roster.csv");
+    std::fs::write(
+        &roster,
+        "email,team\nAlice@corp.com,web\nbob@corp.com,web\n",
+    )
+    .unwrap();
+    let lake_s = lake.to_str().unwrap();
+    let ids_s = ids.to_str().unwrap();
+
+    let cc = fixtures().join("claude-code");
+    let out = run(goodhart().args([
+        "import",
+        "claude-code",
+        cc.to_str().unwrap(),
+        "--out",
+        lake_s,
+        "--identities",
+        ids_s,
+        "--user-from-path",
+        "{user}/.claude/projects/**",
+        "--json",
+    ]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        report["users"],
+        serde_json::json!(["alice@corp.com", "bob@corp.com"])
+    );
+    assert!(stderr(&out).contains("warning: no hash key configured"));
+
+    let cur = fixtures().join("cursor");
+    let out = run(goodhart().args([
+        "import",
+        "cursor",
+        cur.to_str().unwrap(),
+        "--out",
+        lake_s,
+        "--identities",
+        ids_s,
+    ]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let oa = fixtures().join("openai-usage");
+    let out = run(goodhart().args([
+        "import",
+        "openai-usage",
+        oa.to_str().unwrap(),
+        "--out",
+        lake_s,
+        "--identities",
+        ids_s,
+        "--roster",
+        roster.to_str().unwrap(),
+    ]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("unmapped ids (used as they are): key_ci"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Three sources in one lake.
+    for s in ["claude-code", "cursor", "openai-usage"] {
+        let any = walk(&lake.join("events"))
+            .iter()
+            .any(|p| p.contains(&format!("source={s}/")));
+        assert!(any, "{s}");
+    }
+    let scan_out = dir.path().join("out");
+    let out = run(goodhart().args([
+        "scan",
+        lake_s,
+        "--as-of",
+        "2026-10-07",
+        "--window",
+        "7d",
+        "--out",
+        scan_out.to_str().unwrap(),
+        "--state",
+        dir.path().join("state").to_str().unwrap(),
+        "--quiet",
+    ]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let users = read_parquet(&scan_out.join("user_scores.parquet"));
+    let ids = users.column_by_name("user_id").unwrap();
+    let ids = ids
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .unwrap();
+    let mut got: Vec<&str> = ids.iter().flatten().collect();
+    got.sort_unstable();
+    // Alice uses Claude Code, Cursor and the OpenAI API: one user. key_ci is unmapped.
+    assert_eq!(got, ["alice@corp.com", "bob@corp.com", "key_ci"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(scan_out.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["rows"]["quarantined"], 0);
+}
+
+#[test]
+fn unreadable_source_exits_2_naming_the_file_and_list_names_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.jsonl");
+    let out = run(goodhart().args([
+        "import",
+        "claude-code",
+        missing.to_str().unwrap(),
+        "--out",
+        dir.path().join("lake").to_str().unwrap(),
+        "--user",
+        "ana",
+    ]));
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(missing.to_str().unwrap()),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(goodhart().args(["import", "--list"]));
+    assert_eq!(code(&out), 0);
+    for f in [
+        "claude-code",
+        "cursor",
+        "cursor-csv",
+        "cursor-daily",
+        "openai-usage",
+        "copilot",
+    ] {
+        assert!(stdout(&out).contains(&format!("{f}\n")), "{f}");
+    }
+    // A transcript import without a user is refused (exit 2), naming the option.
+    let out = run(goodhart().args([
+        "import",
+        "claude-code",
+        fixtures().join("claude-code").to_str().unwrap(),
+        "--out",
+        dir.path().join("lake").to_str().unwrap(),
+    ]));
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--user"));
+}
+
+fn walk(d: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                v.extend(walk(&p));
+            } else {
+                v.push(p.display().to_string());
+            }
+        }
+    }
+    v
+}
