@@ -264,6 +264,7 @@ fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
 ///     change_id: vec![0; n],
 ///     lines: vec![0; n],
 ///     cost_nanousd: vec![0; n],
+///     n: vec![], // no count column: every row is one event
 ///     presence: Presence { input_tokens: true, output_tokens: true, ..Presence::default() },
 ///     names: Names {
 ///         users: vec![(hash_str("ann"), "ann".into())],
