@@ -27,7 +27,7 @@ fn scan_sample_writes_every_output_and_accounts_for_every_row() {
     .unwrap();
     let rows = &summary["rows"];
     // Every row in the input files' footers was read (an independent count:
-    // caught when ingest was made to skip the last row group of a file) ...
+    // caught when ingest was made to leave the last file out silently) ...
     assert_eq!(rows["read"].as_u64().unwrap(), footer_rows(&sample()));
     assert_eq!(
         rows["read"].as_u64().unwrap(),
@@ -200,8 +200,8 @@ fn dry_run_changes_no_state_and_json_format_is_machine_readable() {
     assert_eq!(v["delivery"]["dry_run"], true);
     // The real run is on the NEXT night: a same-night re-run repeats the last
     // status, so only a later night tells whether the dry run wrote state (an
-    // alert recorded by it would now be "ongoing"). Caught when `deliver` was
-    // made to record alerts in dry-run mode.
+    // alert recorded by it would now be "ongoing"). Caught when the dry run was
+    // made to reconcile on the real state instead of a throwaway copy.
     let real = scan_sample(out_dir.path(), state.path(), &NEXT_NIGHT);
     assert_eq!(code(&real), 0, "{}", stderr(&real));
     let alerts = read_alerts(&out_dir.path().join("alerts.jsonl"));

@@ -69,7 +69,9 @@ fn synthetic_org_features_separate_gaming_archetypes() {
         .zip(strings(labels, "archetype"))
         .collect();
     let users = strings(&f.users, "user_id");
-    // Values of `feature` for the users of the archetypes `archs`. A null is
+    // Values of `feature` for the users of the archetypes `archs` (a missing
+    // archetype fails: caught when synth's plan left out the context
+    // reloaders, which the old test skipped). A null is
     // "not available" (e.g. no spawns, so no spawn ratio), never 0: it is left
     // out, and each group must keep most of its users.
     let group = |feature: &str, archs: &[&str]| -> Vec<f64> {

@@ -310,7 +310,7 @@ fn report_renders_in_headless_chromium() {
     assert!(dom[first_row..second_row].contains("&lt;script&gt;alert(1)"));
     // The fixture raises one critical alert: its badge is in the page and the
     // empty-state text is not. (`sev-critical` alone would match the page's
-    // CSS; caught when the alerts section was made to render nothing.)
+    // CSS; caught when the alerts section was made to render its empty state.)
     assert!(
         dom.contains(r#"class="badge sev-critical">critical"#),
         "the critical alert's badge is shown"

@@ -614,8 +614,8 @@ fn non_utc_time_zone_and_float_tokens_are_rejected() {
     ));
 
     // Float token counts: a vendor export with `input_tokens` as doubles is
-    // refused, not truncated. Caught when Float64 was added to the accepted
-    // count types (the values would be cast and 2.7 tokens read as 2).
+    // refused, not truncated. Caught when floating-point types were added to
+    // the accepted count types.
     let mut cols = required_only();
     cols.push(("input_tokens", arr(Float64Array::from(vec![2.7]))));
     let err = normalize(&batch(cols), &ValidateOptions::default(), "f.parquet").unwrap_err();

@@ -543,8 +543,9 @@ impl Org {
     }
     /// The users of archetype `a`, never empty: the realism tests below fold
     /// over these lists (`all`, minimum from infinity), which would pass on an
-    /// archetype the organisation lacks. Caught when the generator was made to
-    /// drop the context reloaders (the reloader test then passed untouched).
+    /// archetype the organisation lacks. Caught when the generator's plan was
+    /// made to leave out the context reloaders (the old reloader test's loops
+    /// then had nothing to check).
     fn users_of(&self, a: &str) -> Vec<&str> {
         let users: Vec<&str> = self
             .labels
