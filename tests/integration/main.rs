@@ -6,4 +6,5 @@
 mod cli;
 mod jira;
 mod scan;
+mod state;
 mod util;
