@@ -417,13 +417,16 @@ fn jira_down_leaves_deliveries_pending_and_the_next_night_sends_them_once() {
     server.unblock();
 }
 
-/// A webhook receiver on 127.0.0.1 answering 200 and recording every request.
-fn receiver() -> (
+/// A running receiver: URL, requests received, thread, server (to unblock).
+type Receiver = (
     String,
     Arc<Mutex<Vec<Seen>>>,
     std::thread::JoinHandle<()>,
     Arc<tiny_http::Server>,
-) {
+);
+
+/// A webhook receiver on 127.0.0.1 answering 200 and recording every request.
+fn receiver() -> Receiver {
     let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
     let port = server.server_addr().to_ip().unwrap().port();
     let got = Arc::new(Mutex::new(Vec::new()));
