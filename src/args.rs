@@ -35,7 +35,7 @@ pub enum Command {
     Synth(SynthArgs),
     /// Record a reviewer's verdict on an alert.
     Feedback(FeedbackArgs),
-    /// Resolve a pseudonym from an outbound alert back to the user id.
+    /// Resolve a pseudonym from an outbound alert back to the user id, session id or cohort.
     Whois(WhoisArgs),
     /// Print the canonical input schema.
     Schema(SchemaArgs),
@@ -100,6 +100,11 @@ pub struct ScanArgs {
     /// Print what the sinks would send; send nothing and change no alert state.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start a new alert state when `state.sqlite3` is missing, empty (0 bytes) or not
+    /// goodhart's (it is moved aside to `state.sqlite3.refused-<time>`). Without it such a
+    /// state is refused (exit 2): every open alert would become new and get a second ticket.
+    #[arg(long)]
+    pub init_state: bool,
 }
 
 /// Arguments of `goodhart validate`.
@@ -234,11 +239,11 @@ pub struct SynthArgs {
 
 /// Arguments of `goodhart feedback`.
 #[derive(Debug, Args)]
-#[command(group = clap::ArgGroup::new("verdict").required(true).args(["false_positive", "confirmed"]))]
+#[command(group = clap::ArgGroup::new("verdict").args(["false_positive", "confirmed"]))]
 pub struct FeedbackArgs {
     /// The alert's fingerprint (from `alerts.jsonl` or the ticket's `goodhart-<fingerprint>` label).
-    #[arg(value_name = "FINGERPRINT")]
-    pub fingerprint: String,
+    #[arg(value_name = "FINGERPRINT", required_unless_present = "sync")]
+    pub fingerprint: Option<String>,
     /// Not tokenmaxxing: suppress this user + pattern for the configured period.
     #[arg(long)]
     pub false_positive: bool,
@@ -255,15 +260,19 @@ pub struct FeedbackArgs {
     /// State directory.
     #[arg(long, value_name = "DIR", default_value = ".goodhart")]
     pub state: PathBuf,
-    /// Configuration file (for the suppression period).
+    /// Configuration file (for the suppression period; `[jira]` for `--sync`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Instead of one verdict: take the verdicts of goodhart's resolved Jira tickets
+    /// (`[jira] resolution_verdicts`), each recorded once.
+    #[arg(long, conflicts_with_all = ["fingerprint", "false_positive", "confirmed", "note"])]
+    pub sync: bool,
 }
 
 /// Arguments of `goodhart whois`.
 #[derive(Debug, Args)]
 pub struct WhoisArgs {
-    /// A pseudonym such as `p-0123456789abcdef`.
+    /// A pseudonym: `p-0123456789abcdef` (user), `s-…` (session) or `c-…` (cohort).
     #[arg(value_name = "PSEUDONYM")]
     pub pseudonym: String,
     /// State directory.

@@ -2,6 +2,7 @@
 //! All logic lives in the crates; see `goodhart --help` and the README.
 
 mod args;
+mod feedback_sync;
 mod import_cmd;
 
 use std::io::{IsTerminal, Write};
@@ -175,6 +176,7 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
         state_dir,
         dry_run: a.dry_run,
         now: Utc::now(),
+        init_state: a.init_state,
     };
     let outcome = goodhart::scan::scan(
         &dataset,
@@ -277,6 +279,9 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
                         "delivery: {} sent ({} tickets created, {} comments, {} webhooks), {} failed, {} pending",
                         d.sent, d.tickets_created, d.comments_added, d.webhooks_posted, d.failed, d.pending
                     )?;
+                }
+                if let Some(j) = &outcome.jira_sync {
+                    writeln!(out, "{}", feedback_sync::summary_line(j))?;
                 }
                 writeln!(out, "outputs: {}", a.out.display())?;
             }
@@ -408,7 +413,9 @@ fn read_table(path: &Path) -> Result<RecordBatch> {
 
 /// Labels from reviewer verdicts: confirmed = gaming, false positive = not.
 fn labels_from_state(state: &Path) -> Result<RecordBatch> {
-    let store = goodhart::alerts::StateStore::open(state)?;
+    let store =
+        goodhart::alerts::StateStore::open_with(state, goodhart::alerts::OpenMode::MustExist)
+            .map_err(Error::from)?;
     let mut by_user: std::collections::BTreeMap<String, bool> = Default::default();
     for (user, _pattern, verdict) in store.feedback_labels()? {
         let gaming = matches!(verdict, goodhart::alerts::Verdict::Confirmed);
@@ -521,13 +528,23 @@ fn synth(a: args::SynthArgs) -> Result<u8> {
 }
 
 fn feedback(a: args::FeedbackArgs) -> Result<u8> {
+    if a.sync {
+        return feedback_sync::run(&a);
+    }
+    let (Some(fingerprint), true) = (&a.fingerprint, a.false_positive || a.confirmed) else {
+        return Err(usage(
+            "give a FINGERPRINT and --false-positive or --confirmed, or --sync",
+        ));
+    };
     let loaded = Config::discover(a.config.as_deref(), None)?;
     let verdict = if a.false_positive {
         goodhart::alerts::Verdict::FalsePositive
     } else {
         goodhart::alerts::Verdict::Confirmed
     };
-    let mut store = goodhart::alerts::StateStore::open(&a.state).map_err(Error::from)?;
+    let mut store =
+        goodhart::alerts::StateStore::open_with(&a.state, goodhart::alerts::OpenMode::MustExist)
+            .map_err(Error::from)?;
     let policy = loaded.config.alerts_config().policy();
     let at = match &a.at {
         Some(d) => parse_date(d, "--at")?,
@@ -535,7 +552,7 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
     };
     let until = store
         .record_feedback(
-            &a.fingerprint,
+            fingerprint,
             verdict,
             a.note.as_deref().unwrap_or(""),
             at,
@@ -544,17 +561,19 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
         .map_err(Error::from)?;
     match until {
         Some(d) => println!(
-            "recorded {} for {}; suppressed until {d}",
+            "recorded {} for {fingerprint}; suppressed until {d}",
             verdict.as_str(),
-            a.fingerprint
         ),
-        None => println!("recorded {} for {}", verdict.as_str(), a.fingerprint),
+        None => println!("recorded {} for {fingerprint}", verdict.as_str()),
     }
     Ok(EXIT_OK)
 }
 
 fn whois(a: args::WhoisArgs) -> Result<u8> {
-    let store = goodhart::alerts::StateStore::open(&a.state).map_err(Error::from)?;
+    // Never creates a state: a mistyped --state is an error naming the path.
+    let store =
+        goodhart::alerts::StateStore::open_with(&a.state, goodhart::alerts::OpenMode::MustExist)
+            .map_err(Error::from)?;
     match store.whois(&a.pseudonym).map_err(Error::from)? {
         Some(u) => {
             println!("{u}");

@@ -7,4 +7,5 @@ mod cli;
 mod import;
 mod jira;
 mod scan;
+mod state;
 mod util;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AlertError, Result};
 use crate::model::Severity;
+use crate::store::Verdict;
 
 /// Lifecycle timing rules used by [`crate::StateStore::reconcile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +57,9 @@ pub struct AlertsSection {
     pub max_backoff_secs: u64,
     /// HTTP connect / read / write timeout in seconds. Default 30.
     pub timeout_secs: u64,
+    /// Rolling backups of the state database kept in `<state_dir>/backups/` (one per successful
+    /// scan, SQLite online backup). Default 7; 0 = no backups.
+    pub keep_backups: u32,
 }
 
 impl Default for AlertsSection {
@@ -71,6 +75,7 @@ impl Default for AlertsSection {
             base_backoff_ms: 500,
             max_backoff_secs: 60,
             timeout_secs: 30,
+            keep_backups: 7,
         }
     }
 }
@@ -148,6 +153,40 @@ pub struct JiraConfig {
     pub labels: Vec<String>,
     /// Priority per severity.
     pub priority: PriorityMap,
+    /// Allow a plain `http://` `base_url` whose host is not loopback. Default false: Basic
+    /// credentials would cross the network in clear.
+    pub allow_insecure_http: bool,
+    /// Verdict recorded when goodhart's ticket is resolved in Jira with this resolution name
+    /// (compared case-insensitively). Resolutions not listed are left alone. Default:
+    /// `Won't Do`, `Not a Bug`, `Duplicate` → false_positive; `Done`, `Fixed` → confirmed.
+    /// Setting the table replaces the whole default.
+    pub resolution_verdicts: BTreeMap<String, Verdict>,
+}
+
+/// The default `[jira] resolution_verdicts`.
+pub fn default_resolution_verdicts() -> BTreeMap<String, Verdict> {
+    [
+        ("Won't Do", Verdict::FalsePositive),
+        ("Not a Bug", Verdict::FalsePositive),
+        ("Duplicate", Verdict::FalsePositive),
+        ("Done", Verdict::Confirmed),
+        ("Fixed", Verdict::Confirmed),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// Whether `host` is a loopback address or `localhost`.
+fn is_loopback(host: url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
 }
 
 impl Default for JiraConfig {
@@ -160,31 +199,56 @@ impl Default for JiraConfig {
             token_env: "JIRA_API_TOKEN".into(),
             labels: Vec::new(),
             priority: PriorityMap::default(),
+            allow_insecure_http: false,
+            resolution_verdicts: default_resolution_verdicts(),
         }
     }
 }
 
 impl JiraConfig {
+    /// The verdict configured for a Jira resolution name (case-insensitive), if any.
+    pub fn verdict_for_resolution(&self, resolution: &str) -> Option<Verdict> {
+        let name = resolution.trim();
+        self.resolution_verdicts
+            .iter()
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
     /// Check the settings (not the credentials).
+    ///
+    /// A plain `http://` URL is refused unless its host is loopback (`localhost`, `127.0.0.0/8`,
+    /// `::1`) or `allow_insecure_http = true`: Basic credentials would travel in clear.
     pub fn validate(&self) -> Result<()> {
         let url = self.base_url.trim();
+        let not_http = || AlertError::Config {
+            setting: "[jira] base_url",
+            reason: format!(
+                "{url:?} is not an http(s) URL; use e.g. \"https://yourcompany.atlassian.net\""
+            ),
+        };
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(AlertError::Config {
-                setting: "[jira] base_url",
-                reason: format!(
-                    "{url:?} is not an http(s) URL; use e.g. \"https://yourcompany.atlassian.net\""
-                ),
-            });
+            return Err(not_http());
         }
-        if url.split("://").nth(1).is_some_and(|rest| {
-            rest.split('/')
-                .next()
-                .is_some_and(|host| host.contains('@'))
-        }) {
+        let parsed = url::Url::parse(url).map_err(|_| not_http())?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(AlertError::Config {
                 setting: "[jira] base_url",
                 reason: "must not contain credentials (user@host); use email_env / token_env"
                     .into(),
+            });
+        }
+        let Some(host) = parsed.host() else {
+            return Err(not_http());
+        };
+        if parsed.scheme() == "http" && !self.allow_insecure_http && !is_loopback(host) {
+            return Err(AlertError::Config {
+                setting: "[jira] base_url",
+                reason: format!(
+                    "{url:?} is plain http: the Jira email and API token would cross the network \
+                     in clear. Use https://, or set allow_insecure_http = true in [jira] if a \
+                     trusted proxy on this network adds TLS"
+                ),
             });
         }
         if self.project_key.trim().is_empty() {
@@ -255,6 +319,10 @@ pub struct PrivacyConfig {
     pub pseudonymize: bool,
     /// Name of the env variable holding the pseudonym HMAC key. Default `GOODHART_PSEUDONYM_KEY`.
     pub key_env: String,
+    /// Also replace cohort (team) names by keyed pseudonyms `c-<16 hex>` in outbound payloads
+    /// (with `pseudonymize = true`). Default false: team names help route a ticket; turn it on
+    /// when teams are small enough, or named such, that the name points at a person.
+    pub pseudonymize_cohorts: bool,
 }
 
 impl Default for PrivacyConfig {
@@ -262,6 +330,7 @@ impl Default for PrivacyConfig {
         PrivacyConfig {
             pseudonymize: false,
             key_env: "GOODHART_PSEUDONYM_KEY".into(),
+            pseudonymize_cohorts: false,
         }
     }
 }
@@ -349,6 +418,9 @@ base_backoff_ms = 500
 # Cap on any retry delay, including a server's Retry-After.
 max_backoff_secs = 60
 timeout_secs = 30
+# Rolling backups of state.sqlite3 in <state_dir>/backups/, one per successful
+# scan (SQLite online backup); the newest keep_backups are kept (0: none).
+keep_backups = 7
 
 # Jira Cloud (REST v3). Uncomment to enable. Credentials come from environment
 # variables whose NAMES are given here (Basic auth: account email + API token).
@@ -359,6 +431,18 @@ timeout_secs = 30
 # email_env = "JIRA_EMAIL"
 # token_env = "JIRA_API_TOKEN"
 # labels = ["ai-usage"]          # extra labels; "goodhart" and "goodhart-<fingerprint>" are always set
+# Plain http:// is refused (credentials in clear) unless the host is loopback
+# or this is true.
+# allow_insecure_http = false
+# Verdicts taken back from Jira: at each scan (and `goodhart feedback --sync`)
+# goodhart's resolved tickets are read and their resolution mapped to a verdict.
+# Setting this table replaces the whole default below.
+# [jira.resolution_verdicts]
+# "Won't Do" = "false_positive"
+# "Not a Bug" = "false_positive"
+# "Duplicate" = "false_positive"
+# "Done" = "confirmed"
+# "Fixed" = "confirmed"
 # [jira.priority]
 # critical = "Highest"
 # high = "High"
@@ -374,11 +458,14 @@ timeout_secs = 30
 # secret_env = "GOODHART_WEBHOOK_SECRET"
 
 [privacy]
-# Replace user ids by pseudonyms "p-<16 hex>" (HMAC-SHA256 with the key below) in
-# everything sent to Jira / webhooks. alerts.jsonl keeps real ids; `goodhart whois`
-# maps a pseudonym back using the local state.
+# Replace user ids by pseudonyms "p-<16 hex>" and session ids by "s-<16 hex>"
+# (keyed HMAC-SHA256 with the key below) in everything sent to Jira / webhooks:
+# fields, labels, summaries, descriptions, evidence text. alerts.jsonl keeps real
+# ids; `goodhart whois` maps a pseudonym back using the local state.
 pseudonymize = false
 key_env = "GOODHART_PSEUDONYM_KEY"
+# Also replace cohort (team) names by "c-<16 hex>".
+pseudonymize_cohorts = false
 "#;
 
 /// A secret value (token, key). Its `Debug` and `Display` never show the value.

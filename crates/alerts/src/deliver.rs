@@ -32,7 +32,7 @@ use crate::config::{AlertsConfig, EnvSource, Secret};
 use crate::error::{AlertError, Result};
 use crate::jira;
 use crate::model::{fingerprint, sort_alerts, Alert, AlertStatus};
-use crate::privacy::Pseudonymizer;
+use crate::privacy::{IdKind, Pseudonymizer, Substitution};
 use crate::store::{Action, OutboxEntry, Sink, StateStore};
 use crate::webhook::sign_webhook;
 
@@ -163,15 +163,15 @@ pub struct DeliveryReport {
 }
 
 /// Credentials resolved for a run. `Debug` shows no values.
-struct Creds {
-    jira_auth: Option<Secret>,
+pub(crate) struct Creds {
+    pub(crate) jira_auth: Option<Secret>,
     webhook_secret: Option<Secret>,
     /// Raw values to scrub from any error text.
     scrub: Vec<Secret>,
 }
 
 impl Creds {
-    fn redact(&self, s: &str) -> String {
+    pub(crate) fn redact(&self, s: &str) -> String {
         let mut out = s.to_string();
         for secret in &self.scrub {
             let v = secret.expose();
@@ -183,7 +183,7 @@ impl Creds {
     }
 }
 
-fn resolve_creds(cfg: &AlertsConfig, env: &EnvSource, required: bool) -> Result<Creds> {
+pub(crate) fn resolve_creds(cfg: &AlertsConfig, env: &EnvSource, required: bool) -> Result<Creds> {
     let mut creds = Creds {
         jira_auth: None,
         webhook_secret: None,
@@ -231,30 +231,63 @@ fn date_tag(a: &Alert) -> String {
     a.last_seen.format("%Y%m%d").to_string()
 }
 
-/// The alert as it leaves the organisation: user id (also inside evidence text) replaced by its
-/// pseudonym and the fingerprint by the public fingerprint `fingerprint(pseudonym, pattern)`,
-/// so neither can be linked to a person without the key or the local state.
-fn outbound(alert: &Alert, pseudo: Option<&Pseudonymizer>) -> Alert {
+/// The alert as it leaves the organisation, and the substitution that made it.
+///
+/// Without pseudonymisation the alert is unchanged. With it: the user id, every session id of
+/// the evidence and (with `pseudonymize_cohorts`) the cohort are replaced by their keyed
+/// pseudonyms, in their fields and wherever they occur in free text (a session id that embeds
+/// the user's name is replaced whole); the fingerprint becomes the public fingerprint
+/// `fingerprint(pseudonym, pattern)`. None of it can be linked to a person without the key or
+/// the local state.
+fn outbound(alert: &Alert, pseudo: Option<&Pseudonymizer>) -> (Alert, Option<Substitution>) {
     let Some(p) = pseudo else {
-        return alert.clone();
+        return (alert.clone(), None);
     };
-    let mut out = alert.clone();
-    let user = &alert.candidate.user_id;
-    let public = p.pseudonym(user);
-    out.fingerprint = fingerprint(&public, &alert.candidate.pattern);
-    for e in &mut out.candidate.evidence {
-        if !user.is_empty() {
-            e.text = e.text.replace(user.as_str(), &public);
+    let c = &alert.candidate;
+    let public = p.pseudonym(&c.user_id);
+    let public_fp = fingerprint(&public, &c.pattern);
+    let mut pairs = vec![(c.user_id.clone(), public.clone(), IdKind::User)];
+    for e in &c.evidence {
+        for sid in &e.sessions {
+            pairs.push((sid.clone(), p.session(sid), IdKind::Session));
         }
     }
+    if p.cohorts() {
+        pairs.push((c.cohort.clone(), p.cohort(&c.cohort), IdKind::Cohort));
+    }
+    let sub = Substitution::new(&pairs, std::slice::from_ref(&public_fp));
+    let mut out = alert.clone();
+    out.fingerprint = public_fp;
     out.candidate.user_id = public;
-    out
+    if p.cohorts() {
+        out.candidate.cohort = p.cohort(&c.cohort);
+    }
+    for e in &mut out.candidate.evidence {
+        e.sessions = e.sessions.iter().map(|s| p.session(s)).collect();
+        e.text = sub.apply(&e.text);
+    }
+    (out, Some(sub))
+}
+
+/// Pseudonymised payloads: rewrite any string still holding a real identifier (template text
+/// built from a field, a future field), then refuse to send if one is left anyway.
+fn scrub(payload: &mut Value, sub: Option<&Substitution>, public_fp: &str) -> Result<()> {
+    let Some(sub) = sub else { return Ok(()) };
+    sub.apply_json(payload);
+    match sub.leak(payload) {
+        None => Ok(()),
+        Some((field, kind)) => Err(AlertError::PrivacyLeak {
+            public_fingerprint: public_fp.to_string(),
+            field,
+            kind: kind.as_str(),
+        }),
+    }
 }
 
 /// Deliveries and side tables computed from a scan's alerts.
 struct Built {
     deliveries: Vec<NewDelivery>,
-    /// (pseudonym, user_id)
+    /// (pseudonym, real id): users, sessions and cohorts.
     pseudonyms: Vec<(String, String)>,
     /// (public fingerprint, fingerprint)
     aliases: Vec<(String, String)>,
@@ -278,12 +311,28 @@ fn build_deliveries(
             below += 1;
             continue;
         }
-        let public = outbound(alert, pseudo);
+        let (public, sub) = outbound(alert, pseudo);
         if pseudo.is_some() {
             pseudonyms.insert((
                 public.candidate.user_id.clone(),
                 alert.candidate.user_id.clone(),
             ));
+            for (e, pe) in alert
+                .candidate
+                .evidence
+                .iter()
+                .zip(&public.candidate.evidence)
+            {
+                for (sid, ps) in e.sessions.iter().zip(&pe.sessions) {
+                    pseudonyms.insert((ps.clone(), sid.clone()));
+                }
+            }
+            if public.candidate.cohort != alert.candidate.cohort {
+                pseudonyms.insert((
+                    public.candidate.cohort.clone(),
+                    alert.candidate.cohort.clone(),
+                ));
+            }
             aliases.insert((public.fingerprint.clone(), alert.fingerprint.clone()));
         }
         if let Some(j) = &cfg.jira {
@@ -291,11 +340,12 @@ fn build_deliveries(
                 AlertStatus::New | AlertStatus::Reopened => Action::Create,
                 AlertStatus::Ongoing => Action::Comment,
             };
-            let payload = json!({
+            let mut payload = json!({
                 "label": jira::fingerprint_label(&public.fingerprint),
                 "fields": jira::issue_fields(j, &public, &public.fingerprint),
                 "comment": {"body": jira::comment_body(&public)},
             });
+            scrub(&mut payload, sub.as_ref(), &public.fingerprint)?;
             out.push(NewDelivery {
                 id: format!("jira-{}-{}", public.fingerprint, date_tag(alert)),
                 fingerprint: alert.fingerprint.clone(),
@@ -305,11 +355,12 @@ fn build_deliveries(
             });
         }
         if cfg.webhook.is_some() {
-            let body = json!({
+            let mut body = json!({
                 "type": format!("goodhart.alert.{}", alert.status),
                 "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "data": public,
             });
+            scrub(&mut body, sub.as_ref(), &public.fingerprint)?;
             let body = serde_json::to_string(&body).map_err(|e| AlertError::Json {
                 what: format!("webhook payload of {}", alert.fingerprint),
                 source: e,
@@ -497,20 +548,20 @@ enum Sent {
     Posted,
 }
 
-enum Failure {
+pub(crate) enum Failure {
     /// Retries exhausted (network, 429, 5xx) or an unusable success response: stay pending.
     Retryable(String),
     /// Rejected (other 4xx): do not retry.
     Permanent(String),
 }
 
-struct Http {
+pub(crate) struct Http {
     agent: ureq::Agent,
     rng: ChaCha8Rng,
     max_attempts: u32,
     base_backoff: Duration,
     max_backoff: Duration,
-    requests: u32,
+    pub(crate) requests: u32,
     waits_ms: Vec<u64>,
 }
 
@@ -520,7 +571,7 @@ fn summarize_body(body: &str) -> String {
 }
 
 impl Http {
-    fn new(opts: &DeliverOptions) -> Self {
+    pub(crate) fn new(opts: &DeliverOptions) -> Self {
         Http {
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(opts.timeout)
@@ -548,7 +599,7 @@ impl Http {
 
     /// POST `body` to `url`, retrying network errors, 429 and 5xx. `headers` is called per
     /// attempt (webhook timestamps and signatures are per attempt).
-    fn post(
+    pub(crate) fn post(
         &mut self,
         url: &str,
         headers: &dyn Fn() -> Vec<(&'static str, String)>,

@@ -23,14 +23,51 @@ pub enum AlertError {
     },
     /// The state file exists but is not a goodhart alert database.
     #[error(
-        "{path} is not a goodhart alert state database ({reason}); point [alerts] state_dir at an \
-         empty directory or one created by goodhart"
+        "{path} is not a goodhart alert state database ({reason}); point [alerts] state_dir (or \
+         --state) at the directory goodhart created, or run `goodhart scan` with --init-state to \
+         move this file aside and start a new state"
     )]
     NotGoodhartDb {
         /// The offending file.
         path: PathBuf,
         /// What made us decide that.
         reason: String,
+    },
+    /// The state file exists but is empty (0 bytes): a truncated or clobbered database. Starting
+    /// over would make every open alert "new" again (and duplicate its ticket), so it is refused.
+    #[error(
+        "{path} is empty (0 bytes): the alert state was truncated or replaced. Restore the newest \
+         backup from {backups} (see README, \"State backups and restore\"), or, to start a new \
+         state on purpose, run `goodhart scan` with --init-state (every open alert becomes new \
+         again)"
+    )]
+    EmptyState {
+        /// The empty file.
+        path: PathBuf,
+        /// The backup directory.
+        backups: PathBuf,
+    },
+    /// The state database does not exist where it must.
+    #[error("{path}: {reason}")]
+    StateMissing {
+        /// The missing file.
+        path: PathBuf,
+        /// Why its absence is an error here, and the fix.
+        reason: String,
+    },
+    /// A pseudonymised payload still held a real identifier; nothing was sent.
+    #[error(
+        "refusing to send: the pseudonymised payload of alert {public_fingerprint} still holds \
+         a real {kind} in {field}; nothing was sent or queued. This is a goodhart bug, please \
+         report it; meanwhile leave [privacy] pseudonymize on and the alert undelivered"
+    )]
+    PrivacyLeak {
+        /// Public fingerprint of the alert.
+        public_fingerprint: String,
+        /// JSON path of the field.
+        field: String,
+        /// `user id`, `session id` or `cohort name` (never the value).
+        kind: &'static str,
     },
     /// The state database was written by a newer goodhart.
     #[error(

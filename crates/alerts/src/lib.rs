@@ -13,7 +13,13 @@
 //!    comment, ADF bodies) and/or a Standard Webhooks signed endpoint, through a transactional
 //!    outbox with retries, so a delivery happens once even across crashes and outages.
 //!    With `[privacy] pseudonymize = true` outbound payloads carry [`pseudonym`]s instead of
-//!    user ids; [`StateStore::whois`] maps them back.
+//!    user ids and [`session_pseudonym`]s instead of session ids (also inside free text; a
+//!    payload that would still hold one is not sent); [`StateStore::whois`] maps them back.
+//! 4. **Verdicts from Jira** — [`sync_jira_verdicts`] reads goodhart's resolved tickets and
+//!    records their resolution as a verdict (`[jira] resolution_verdicts`), once per ticket.
+//! 5. **State safety** — [`StateStore::open_with`] refuses an empty or foreign state file
+//!    unless told to start over ([`OpenMode::Init`]); [`StateStore::backup`] keeps rolling
+//!    online backups in `<state_dir>/backups/`.
 //!
 //! Configuration lives in goodhart.toml sections `[alerts]`, `[jira]`, `[webhook]`, `[privacy]`
 //! ([`AlertsConfig`], commented defaults in [`default_toml`]). Credentials are never in the
@@ -80,12 +86,14 @@ mod error;
 pub mod jira;
 mod model;
 mod privacy;
+mod statefile;
 mod store;
+pub mod sync;
 pub mod webhook;
 
 pub use config::{
-    default_toml, AlertsConfig, AlertsSection, EnvSource, JiraConfig, LifecyclePolicy, PriorityMap,
-    PrivacyConfig, Secret, WebhookConfig,
+    default_resolution_verdicts, default_toml, AlertsConfig, AlertsSection, EnvSource, JiraConfig,
+    LifecyclePolicy, PriorityMap, PrivacyConfig, Secret, WebhookConfig,
 };
 pub use deliver::{
     deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery, DEFAULT_LOCK_TIMEOUT,
@@ -95,9 +103,11 @@ pub use model::{
     alert_order, fingerprint, read_jsonl, sort_alerts, write_jsonl, Alert, AlertCandidate,
     AlertStatus, Evidence, Severity, Window,
 };
-pub use privacy::{pseudonym, Pseudonymizer};
+pub use privacy::{cohort_pseudonym, pseudonym, session_pseudonym, Pseudonymizer};
+pub use statefile::{list_backups, OpenMode, BACKUP_DIR};
 pub use store::{
-    Action, AlertRecord, AlertState, OutboxEntry, OutboxState, Reconciled, Sink, StateStore,
-    Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
+    Action, AlertRecord, AlertState, FeedbackOutcome, OutboxEntry, OutboxState, Reconciled, Sink,
+    StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
+pub use sync::{sync_jira_verdicts, SyncReport, SyncedVerdict, SYNC_JQL};
 pub use webhook::{secret_key, sign_webhook, verify_signature};

@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::config::LifecyclePolicy;
 use crate::error::{AlertError, Result};
 use crate::model::{sort_alerts, Alert, AlertCandidate, AlertStatus, Severity};
+use crate::statefile::{
+    backup_name, create_fresh, foreign_reason, inspect, move_aside, prune_backups, refusal,
+    refuse_if_backups, Found, OpenMode, BACKUP_DIR,
+};
 
 /// File name of the state database inside the state directory.
 pub const STATE_FILE: &str = "state.sqlite3";
@@ -20,13 +24,17 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 1;
+pub const STATE_SCHEMA_VERSION: i64 = 2;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial schema: alerts, outbox, feedback, pseudonyms",
-    r#"
+///
+/// The `pseudonyms` table maps every pseudonym to the real value it stands for: user ids
+/// (`p-…`), session ids (`s-…`) and cohort names (`c-…`); the prefix tells the kind.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema: alerts, outbox, feedback, pseudonyms",
+        r#"
 CREATE TABLE alerts (
     fingerprint   TEXT PRIMARY KEY,
     user_id       TEXT NOT NULL,
@@ -72,13 +80,20 @@ CREATE TABLE fingerprint_aliases (
     fingerprint TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "feedback.source: where a verdict came from (NULL: the CLI; jira:<KEY>: a resolved ticket)",
+        "ALTER TABLE feedback ADD COLUMN source TEXT;",
+    ),
+];
 
 /// A human verdict on an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Not gaming: suppresses the fingerprint for `suppress_days`.
+    #[serde(alias = "false-positive")]
     FalsePositive,
     /// Confirmed gaming (a positive label for evaluation); lifts an active suppression.
     Confirmed,
@@ -111,6 +126,18 @@ impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Result of [`StateStore::record_ticket_verdict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedbackOutcome {
+    /// Recorded; for a false positive, the day the suppression ends.
+    Recorded(Option<NaiveDate>),
+    /// This source already gave this verdict on this alert: nothing recorded.
+    AlreadyRecorded,
+    /// No alert with this fingerprint (or public fingerprint) in the state.
+    UnknownFingerprint,
 }
 
 /// Persistent state of a fingerprint.
@@ -342,65 +369,74 @@ pub(crate) struct DeliveryLock {
 }
 
 impl StateStore {
-    /// Open (creating if needed) the state database in `dir`.
-    ///
-    /// Creates the directory, enables WAL, applies pending migrations. Errors name the path:
-    /// [`AlertError::StateNotWritable`] when the directory or file cannot be written,
-    /// [`AlertError::NotGoodhartDb`] when the file belongs to something else.
+    /// Open the state database in `dir`, creating it when there is none yet (first run):
+    /// [`StateStore::open_with`] in [`OpenMode::CreateIfMissing`].
     pub fn open(dir: impl AsRef<Path>) -> Result<StateStore> {
+        Self::open_with(dir, OpenMode::CreateIfMissing)
+    }
+
+    /// Open the state database in `dir` as `mode` allows.
+    ///
+    /// The database file is checked before anything is written (see [`StateStore::check`]):
+    /// an empty (0-byte) file is [`AlertError::EmptyState`], a file that is not goodhart's
+    /// ([`APPLICATION_ID`]) is [`AlertError::NotGoodhartDb`], and both are refused unless the
+    /// mode is [`OpenMode::Init`], which moves such a file aside (renamed
+    /// `state.sqlite3.refused-<UTC time>`, never deleted) and starts a new state. A new database
+    /// is built under a temporary name and linked into place complete, so an interrupted first
+    /// run never leaves a half-made state behind. Then WAL is enabled and pending migrations
+    /// are applied. Other errors name the path: [`AlertError::StateNotWritable`] when the
+    /// directory or file cannot be written, [`AlertError::StateMissing`] when the mode needs an
+    /// existing database.
+    pub fn open_with(dir: impl AsRef<Path>, mode: OpenMode) -> Result<StateStore> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| AlertError::StateNotWritable {
-            path: dir.to_path_buf(),
-            source: Box::new(e),
-        })?;
         let path = dir.join(STATE_FILE);
-        if path.is_dir() {
-            return Err(AlertError::NotGoodhartDb {
-                path,
-                reason: "it is a directory".into(),
-            });
+        match (inspect(dir)?, mode) {
+            (Found::Ours, _) => {}
+            (found, OpenMode::Init) => {
+                if found != Found::Missing {
+                    move_aside(&path)?;
+                }
+                create_fresh(dir)?;
+            }
+            (Found::Missing, OpenMode::CreateIfMissing) => {
+                refuse_if_backups(dir)?;
+                create_fresh(dir)?;
+            }
+            (found, mode) => return Err(refusal(dir, found, mode)),
         }
+        Self::open_existing(path)
+    }
+
+    /// Check the state in `dir` for `mode` without creating or changing anything: `Ok` when
+    /// [`StateStore::open_with`] would open or create it, otherwise the error it would return.
+    /// `goodhart scan` runs this before reading any data.
+    pub fn check(dir: impl AsRef<Path>, mode: OpenMode) -> Result<()> {
+        let dir = dir.as_ref();
+        match (inspect(dir)?, mode) {
+            (Found::Ours, _) | (_, OpenMode::Init) => Ok(()),
+            (Found::Missing, OpenMode::CreateIfMissing) => refuse_if_backups(dir),
+            (found, mode) => Err(refusal(dir, found, mode)),
+        }
+    }
+
+    fn open_existing(path: PathBuf) -> Result<StateStore> {
         let not_writable = |path: &Path, e: rusqlite::Error| AlertError::StateNotWritable {
             path: path.to_path_buf(),
             source: Box::new(e),
         };
-        let mut conn = Connection::open(&path).map_err(|e| not_writable(&path, e))?;
+        // Never create: the file was checked (or made) just before.
+        let mut conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| not_writable(&path, e))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| AlertError::Sqlite {
                 path: path.clone(),
                 source: e,
             })?;
-        let app_id: i32 = match conn.query_row("PRAGMA application_id", [], |r| r.get(0)) {
-            Ok(v) => v,
-            Err(e) if e.sqlite_error_code() == Some(ErrorCode::NotADatabase) => {
-                return Err(AlertError::NotGoodhartDb {
-                    path,
-                    reason: "the file is not a SQLite database".into(),
-                })
-            }
-            Err(e) => return Err(AlertError::Sqlite { path, source: e }),
-        };
-        let table_count: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| match e.sqlite_error_code() {
-                Some(ErrorCode::NotADatabase) => AlertError::NotGoodhartDb {
-                    path: path.clone(),
-                    reason: "the file is not a SQLite database".into(),
-                },
-                _ => AlertError::Sqlite {
-                    path: path.clone(),
-                    source: e,
-                },
-            })?;
-        if app_id != APPLICATION_ID && !(app_id == 0 && table_count == 0) {
-            return Err(AlertError::NotGoodhartDb {
-                path,
-                reason: if app_id == 0 {
-                    "it holds tables of another application".into()
-                } else {
-                    format!("its application_id is {app_id:#x}, expected {APPLICATION_ID:#x}")
-                },
-            });
+        if let Some(reason) = foreign_reason(&conn, &path)? {
+            return Err(AlertError::NotGoodhartDb { path, reason });
         }
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
             .map_err(|e| not_writable(&path, e))?;
@@ -413,7 +449,7 @@ impl StateStore {
         Ok(StateStore { conn, path })
     }
 
-    fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         let map = |e: rusqlite::Error| {
             if is_write_failure(&e) {
                 AlertError::StateNotWritable {
@@ -643,6 +679,43 @@ impl StateStore {
         at: NaiveDate,
         policy: &LifecyclePolicy,
     ) -> Result<Option<NaiveDate>> {
+        match self.insert_feedback(fingerprint, verdict, note, at, policy, None)? {
+            FeedbackOutcome::Recorded(until) => Ok(until),
+            // Only verdicts with a source are ever skipped.
+            FeedbackOutcome::AlreadyRecorded => Ok(None),
+            FeedbackOutcome::UnknownFingerprint => Err(AlertError::UnknownFingerprint {
+                fingerprint: fingerprint.to_string(),
+            }),
+        }
+    }
+
+    /// Record the verdict of a Jira ticket resolved by a reviewer, like
+    /// [`StateStore::record_feedback`], once: when the latest verdict recorded from this ticket
+    /// is the same, nothing is recorded (the check and the insert are one transaction); a
+    /// ticket re-resolved with another verdict records the new one. `fingerprint` may be the
+    /// public fingerprint of a pseudonymised ticket.
+    pub fn record_ticket_verdict(
+        &mut self,
+        fingerprint: &str,
+        ticket: &str,
+        verdict: Verdict,
+        note: &str,
+        at: NaiveDate,
+        policy: &LifecyclePolicy,
+    ) -> Result<FeedbackOutcome> {
+        let source = format!("jira:{ticket}");
+        self.insert_feedback(fingerprint, verdict, note, at, policy, Some(&source))
+    }
+
+    fn insert_feedback(
+        &mut self,
+        fingerprint: &str,
+        verdict: Verdict,
+        note: &str,
+        at: NaiveDate,
+        policy: &LifecyclePolicy,
+        source: Option<&str>,
+    ) -> Result<FeedbackOutcome> {
         let path = self.path.clone();
         let err = |e| sql_err(&path, e);
         let tx = self
@@ -660,34 +733,43 @@ impl StateStore {
                     )
                     .optional()
                     .map_err(err)?;
-                match alias {
-                    Some(fp) => load_record(&tx, &path, &fp)?.ok_or_else(|| {
-                        AlertError::UnknownFingerprint {
-                            fingerprint: fingerprint.to_string(),
-                        }
-                    })?,
-                    None => {
-                        return Err(AlertError::UnknownFingerprint {
-                            fingerprint: fingerprint.to_string(),
-                        })
-                    }
+                match alias.map(|fp| load_record(&tx, &path, &fp)).transpose()? {
+                    Some(Some(r)) => r,
+                    _ => return Ok(FeedbackOutcome::UnknownFingerprint),
                 }
             }
         };
         let fingerprint = record.fingerprint.as_str();
+        if let Some(source) = source {
+            // The latest verdict this source gave on this alert: the same one is not repeated;
+            // a changed one (a ticket re-resolved differently) is a new verdict.
+            let last: Option<String> = tx
+                .query_row(
+                    "SELECT verdict FROM feedback WHERE fingerprint = ?1 AND source = ?2
+                     ORDER BY id DESC LIMIT 1",
+                    params![fingerprint, source],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(err)?;
+            if last.as_deref() == Some(verdict.as_str()) {
+                return Ok(FeedbackOutcome::AlreadyRecorded);
+            }
+        }
         let until = match verdict {
             Verdict::FalsePositive => Some(add_days(at, policy.suppress_days)),
             Verdict::Confirmed => None,
         };
         tx.execute(
-            "INSERT INTO feedback (fingerprint, verdict, note, at, suppress_until)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO feedback (fingerprint, verdict, note, at, suppress_until, source)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 fingerprint,
                 verdict.as_str(),
                 note,
                 fmt_date(at),
-                until.map(fmt_date)
+                until.map(fmt_date),
+                source
             ],
         )
         .map_err(err)?;
@@ -709,7 +791,43 @@ impl StateStore {
             Verdict::Confirmed => {}
         }
         tx.commit().map_err(err)?;
-        Ok(until)
+        Ok(FeedbackOutcome::Recorded(until))
+    }
+
+    /// Copy the whole database, consistently, with SQLite's online backup API to
+    /// `<state dir>/backups/state-<now, UTC>.sqlite3` (written under a temporary name, synced,
+    /// then renamed), and delete all but the newest `keep` backups. `keep = 0` takes no backup.
+    /// Returns the new backup's path.
+    pub fn backup(&self, now: DateTime<Utc>, keep: usize) -> Result<Option<PathBuf>> {
+        if keep == 0 {
+            return Ok(None);
+        }
+        let state_dir = self.path.parent().unwrap_or(Path::new("."));
+        let dir = state_dir.join(BACKUP_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| AlertError::StateNotWritable {
+            path: dir.clone(),
+            source: Box::new(e),
+        })?;
+        let name = backup_name(now);
+        let target = dir.join(&name);
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| AlertError::StateNotWritable {
+            path: tmp.clone(),
+            source: e,
+        };
+        self.conn
+            .backup(rusqlite::MAIN_DB, &tmp, None)
+            .map_err(|e| failed(Box::new(e)))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| failed(Box::new(e)))?;
+        std::fs::rename(&tmp, &target).map_err(|e| failed(Box::new(e)))?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        prune_backups(state_dir, keep)?;
+        Ok(Some(target))
     }
 
     /// Latest verdict per fingerprint as `(user_id, pattern, verdict)`, sorted by user then
@@ -1054,6 +1172,22 @@ impl StateStore {
             )
             .map_err(|e| self.sql(e))?;
         Ok(n > 0)
+    }
+
+    /// The fingerprint of the alert a Jira ticket belongs to, from the ticket keys the state
+    /// recorded (current ticket, or any delivery acknowledged with that key).
+    pub fn fingerprint_of_ticket(&self, ticket: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT fingerprint FROM alerts WHERE ticket_ref = ?1
+                 UNION ALL
+                 SELECT fingerprint FROM outbox WHERE sink = 'jira' AND result = ?1
+                 LIMIT 1",
+                [ticket],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))
     }
 
     /// Ticket key recorded for a fingerprint.

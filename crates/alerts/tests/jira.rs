@@ -273,6 +273,7 @@ fn crash_between_send_and_record_does_not_duplicate() {
         fields: serde_json::json!({}),
         comments: vec![],
         done: false,
+        resolution: None,
     });
     let r = store
         .reconcile(&two_candidates()[..1], day(1), &LifecyclePolicy::default())
@@ -558,4 +559,42 @@ fn moved_ticket_is_found_again_by_label() {
             .as_deref(),
         Some("GOV-99")
     );
+}
+
+#[test]
+fn plain_http_is_refused_unless_loopback_or_allowed() {
+    for ok in [
+        "https://example.atlassian.net",
+        "http://127.0.0.1:8080",
+        "http://127.5.6.7",
+        "http://localhost:9000/",
+        "http://[::1]:8080",
+    ] {
+        jira_config(ok)
+            .validate()
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in [
+        "http://jira.corp.example",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.nip.io",
+        "http://10.0.0.5:8080",
+    ] {
+        let (_d, mut store) = setup();
+        let cfg = jira_config(bad);
+        let err = deliver(&mut store, &cfg, &[], &fast_opts(jira_env())).unwrap_err();
+        let m = err.to_string();
+        assert!(matches!(err, AlertError::Config { .. }), "{bad}: {err:?}");
+        assert!(
+            m.contains("[jira] base_url") && m.contains("allow_insecure_http"),
+            "{m}"
+        );
+        assert!(!m.contains(TOKEN));
+    }
+    let cfg: AlertsConfig = toml::from_str(
+        "[jira]\nbase_url = \"http://jira.corp.example\"\nproject_key = \"GOV\"\n\
+         allow_insecure_http = true\n",
+    )
+    .unwrap();
+    cfg.validate().unwrap();
 }

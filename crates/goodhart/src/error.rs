@@ -81,6 +81,8 @@ impl Error {
                     | goodhart_alerts::AlertError::MissingEnv { .. }
                     | goodhart_alerts::AlertError::UnknownFingerprint { .. }
                     | goodhart_alerts::AlertError::NotGoodhartDb { .. }
+                    | goodhart_alerts::AlertError::EmptyState { .. }
+                    | goodhart_alerts::AlertError::StateMissing { .. }
             ),
             Error::Synth(e) => matches!(
                 e,

@@ -10,7 +10,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt64Type};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use goodhart_alerts::{
-    AlertCandidate, AlertsConfig, DeliverOptions, DeliveryReport, Evidence, StateStore,
+    AlertCandidate, AlertsConfig, DeliverOptions, DeliveryReport, Evidence, OpenMode, StateStore,
+    SyncReport,
 };
 use goodhart_detect::{ScoreOptions, Scores, UserExplanation};
 use goodhart_features::{FeatureOptions, Features, SessionAccumulator};
@@ -239,6 +240,19 @@ pub struct ScanOptions {
     pub dry_run: bool,
     /// Time of the run (outbox timestamps).
     pub now: DateTime<Utc>,
+    /// Start a new alert state when the state file is missing, empty or foreign (it is moved
+    /// aside). Without it such a state is refused before anything is read or written.
+    pub init_state: bool,
+}
+
+impl ScanOptions {
+    fn state_mode(&self) -> OpenMode {
+        if self.init_state {
+            OpenMode::Init
+        } else {
+            OpenMode::CreateIfMissing
+        }
+    }
 }
 
 /// Milliseconds spent per stage.
@@ -287,6 +301,9 @@ pub struct Summary {
     pub alerts_resolved: u64,
     /// Delivery outcome.
     pub delivery: DeliverySummary,
+    /// Verdicts taken back from resolved Jira tickets before the lifecycle (`null`: no
+    /// `[jira]`, or a dry run).
+    pub jira_sync: Option<SyncReport>,
     /// Stage timings (the only part of the outputs that varies between identical runs).
     pub timings_ms: Timings,
 }
@@ -370,6 +387,8 @@ pub struct ScanOutcome {
     pub alerts: Vec<goodhart_alerts::Alert>,
     /// What the sinks did (or, in a dry run, would do).
     pub delivery: DeliveryReport,
+    /// Verdicts taken back from Jira (`None`: no `[jira]`, or a dry run).
+    pub jira_sync: Option<SyncReport>,
     /// The files written.
     pub outputs: Vec<PathBuf>,
     /// The scores.
@@ -415,6 +434,8 @@ pub fn scan(
     let sopts = cfg.score_options().map_err(&bad_cfg)?;
     let acfg = cfg.alerts_config();
     acfg.validate()?;
+    // An empty or foreign state is refused before anything is read or written.
+    StateStore::check(&opts.state_dir, opts.state_mode())?;
     let mut timings = Timings::default();
 
     stage("features");
@@ -430,7 +451,7 @@ pub fn scan(
     stage("alerts");
     let t = Instant::now();
     let candidates = alert_candidates(&scores, opts.window);
-    let (reconciled, delivery) = lifecycle(&candidates, &acfg, opts)?;
+    let (reconciled, delivery, jira_sync) = lifecycle(&candidates, &acfg, opts)?;
     timings.alerts_ms = t.elapsed().as_millis() as u64;
 
     stage("outputs");
@@ -519,16 +540,23 @@ pub fn scan(
         alerts_suppressed: reconciled.suppressed as u64,
         alerts_resolved: reconciled.resolved.len() as u64,
         delivery: DeliverySummary::from(&delivery),
+        jira_sync: jira_sync.clone(),
         timings_ms: timings,
     };
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     write_atomic(&out("summary.json"), format!("{json}\n").as_bytes())?;
     outputs.push(out("summary.json"));
 
+    // Rolling backup of the state after a successful run (never in a dry run).
+    if !opts.dry_run {
+        StateStore::open(&opts.state_dir)?.backup(opts.now, acfg.alerts.keep_backups as usize)?;
+    }
+
     Ok(ScanOutcome {
         summary,
         alerts: reconciled.alerts,
         delivery,
+        jira_sync,
         outputs,
         scores,
     })
@@ -540,7 +568,14 @@ fn lifecycle(
     candidates: &[AlertCandidate],
     acfg: &AlertsConfig,
     opts: &ScanOptions,
-) -> Result<(goodhart_alerts::Reconciled, DeliveryReport), Error> {
+) -> Result<
+    (
+        goodhart_alerts::Reconciled,
+        DeliveryReport,
+        Option<SyncReport>,
+    ),
+    Error,
+> {
     let scratch;
     let state_dir = if opts.dry_run {
         scratch = tempfile::tempdir().map_err(|source| Error::Write {
@@ -562,17 +597,27 @@ fn lifecycle(
     } else {
         opts.state_dir.clone()
     };
-    let mut store = StateStore::open(&state_dir)?;
-    let mut reconciled = store.reconcile(candidates, opts.window.as_of, &acfg.policy())?;
+    let mut store = StateStore::open_with(&state_dir, opts.state_mode())?;
     let mut dopts = DeliverOptions::from_config(acfg, opts.now);
     dopts.dry_run = opts.dry_run;
+    // Verdicts from resolved Jira tickets first, so tonight's lifecycle honours them.
+    let jira_sync = match (&acfg.jira, opts.dry_run) {
+        (Some(_), false) => Some(goodhart_alerts::sync_jira_verdicts(
+            &mut store,
+            acfg,
+            &dopts,
+            opts.window.as_of,
+        )?),
+        _ => None,
+    };
+    let mut reconciled = store.reconcile(candidates, opts.window.as_of, &acfg.policy())?;
     let delivery = goodhart_alerts::deliver(&mut store, acfg, &reconciled.alerts, &dopts)?;
     for a in &mut reconciled.alerts {
         if a.ticket.is_none() {
             a.ticket = store.ticket(&a.fingerprint)?;
         }
     }
-    Ok((reconciled, delivery))
+    Ok((reconciled, delivery, jira_sync))
 }
 
 /// Writes bytes atomically (temporary sibling, then rename).

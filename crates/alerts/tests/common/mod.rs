@@ -122,6 +122,8 @@ pub struct Issue {
     pub fields: Value,
     pub comments: Vec<Value>,
     pub done: bool,
+    /// Resolution name once resolved (e.g. "Won't Do"); `None` while unresolved.
+    pub resolution: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +142,78 @@ pub struct ServerState {
     pub script: VecDeque<Scripted>,
     /// Protocol violations seen (must stay empty).
     pub violations: Vec<String>,
+    /// Issues per page of the resolution search (0: the request's maxResults).
+    pub page_size: usize,
+}
+
+impl ServerState {
+    /// Resolve an issue as a reviewer would: status category Done, with a resolution.
+    pub fn resolve(&mut self, key: &str, resolution: &str) {
+        let i = self
+            .issues
+            .iter_mut()
+            .find(|i| i.key == key)
+            .unwrap_or_else(|| panic!("no issue {key}"));
+        i.done = true;
+        i.resolution = Some(resolution.to_string());
+    }
+}
+
+/// The JQL of goodhart's verdict sync (kept literal here: the test pins the protocol).
+pub const SYNC_JQL: &str = "labels = \"goodhart\" AND resolution IS NOT EMPTY ORDER BY key ASC";
+
+/// Jira Cloud's enhanced search, paged with `nextPageToken` (an opaque offset here).
+fn resolution_search(s: &mut ServerState, body: &Value) -> (u16, String) {
+    let fields: Vec<&str> = body["fields"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for f in ["resolution", "status"] {
+        if !fields.contains(&f) {
+            s.violations
+                .push(format!("resolution search without field {f}: {body}"));
+        }
+    }
+    let max = body["maxResults"].as_u64().unwrap_or(50) as usize;
+    let size = if s.page_size == 0 {
+        max
+    } else {
+        s.page_size.min(max)
+    };
+    let start = match body["nextPageToken"].as_str() {
+        None => 0,
+        Some(t) => match t.strip_prefix("tok-").and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) => n,
+            None => {
+                s.violations.push(format!("bad nextPageToken {t:?}"));
+                return (400, "{\"errorMessages\":[\"bad token\"]}".into());
+            }
+        },
+    };
+    let mut hits: Vec<&Issue> = s
+        .issues
+        .iter()
+        .filter(|i| i.resolution.is_some() && i.labels.iter().any(|l| l == "goodhart"))
+        .collect();
+    hits.sort_by_key(|i| i.key[4..].parse::<u64>().unwrap_or(0));
+    let page: Vec<Value> = hits
+        .iter()
+        .skip(start)
+        .take(size)
+        .map(|i| {
+            json!({"id": "1", "key": i.key, "fields": {
+                "labels": i.labels,
+                "resolution": {"name": i.resolution, "id": "10001"},
+                "status": {"name": "Done", "statusCategory": {"key": "done"}},
+            }})
+        })
+        .collect();
+    let end = start + page.len();
+    let mut resp = json!({"issues": page, "isLast": end >= hits.len()});
+    if end < hits.len() {
+        resp["nextPageToken"] = json!(format!("tok-{end}"));
+    }
+    (200, resp.to_string())
 }
 
 pub struct MockServer {
@@ -323,6 +397,9 @@ fn jira_handler(s: &mut ServerState, r: &Recorded) -> (u16, String) {
         s.violations.push(format!("non-JSON body on {}", r.path));
         return (400, "{}".into());
     };
+    if r.path == "/rest/api/3/search/jql" && body["jql"] == SYNC_JQL {
+        return resolution_search(s, &body);
+    }
     if r.path == "/rest/api/3/search/jql" {
         let jql = body["jql"].as_str().unwrap_or("");
         let label = jql
@@ -394,6 +471,7 @@ fn jira_handler(s: &mut ServerState, r: &Recorded) -> (u16, String) {
             fields: f.clone(),
             comments: vec![],
             done: false,
+            resolution: None,
         });
         return (
             201,
