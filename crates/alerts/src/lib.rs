@@ -97,7 +97,7 @@ pub use model::{
 };
 pub use privacy::{pseudonym, Pseudonymizer};
 pub use store::{
-    Action, AlertRecord, AlertState, OutboxEntry, OutboxState, Reconciled, Sink, StateStore,
-    Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
+    Action, AlertRecord, AlertState, OutboxEntry, OutboxState, ReconcileOptions, Reconciled, Sink,
+    StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
 pub use webhook::{secret_key, sign_webhook, verify_signature};
