@@ -116,7 +116,9 @@ fn sigkill_at_every_point_leaves_one_output_set_and_a_sound_state() {
     let cfg = dir.path().join("goodhart.toml");
     std::fs::write(
         &cfg,
-        format!("[webhook]\nurl = \"{url}\"\nsecret_env = \"T_FAULT_SECRET\"\n"),
+        format!(
+            "[scan]\nmin_last_day_share = 0.0\n\n[webhook]\nurl = \"{url}\"\nsecret_env = \"T_FAULT_SECRET\"\n"
+        ),
     )
     .unwrap();
     let scan = |out: &Path, state: &Path, night: &[&str], fault: Option<u64>| {
@@ -217,7 +219,7 @@ fn sigkill_at_every_point_leaves_one_output_set_and_a_sound_state() {
     }
     assert!(killed >= 20, "only {killed} fault points: {points:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(300),
+        started.elapsed() < Duration::from_secs(900),
         "took {:?}",
         started.elapsed()
     );

@@ -500,7 +500,7 @@ impl Completeness {
             return None;
         }
         Some(format!(
-            "the last day of the window ({}) holds {} events, {:.0}% of the median of the              earlier days ({}), below the {:.0}% of [scan] min_last_day_share: the data looks              incomplete, so no alert was auto-resolved. Fix: check that the export for {}              arrived, then re-run",
+            "the last day of the window ({}) holds {} events, {:.0}% of the median of the earlier days ({}), below the {:.0}% of [scan] min_last_day_share: the data looks incomplete, so no alert was auto-resolved. Fix: check that the export for {} arrived, then re-run",
             self.last_day,
             self.last_day_events,
             self.share.unwrap_or(0.0) * 100.0,
