@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 success; 1 runtime failure (I/O, state store, delivery);
 /// 2 bad input, bad configuration or bad usage (the message names the file or
-/// setting and the fix); 3 alerts raised (only with `scan --fail-on-alerts`).
+/// setting and the fix); 3 alerts raised (only with `scan --fail-on-alerts`);
+/// 4 `scan` published its outputs but the last day looks incomplete.
 #[derive(Debug, Parser)]
 #[command(name = "goodhart", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {

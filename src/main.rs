@@ -37,6 +37,9 @@ const EXIT_FAILURE: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 /// Exit code: alerts raised (`scan --fail-on-alerts`).
 const EXIT_ALERTS: u8 = 3;
+/// Exit code: the scan ran and published its outputs, but the window's last
+/// day looks incomplete (`[scan] min_last_day_share`); no alert was auto-resolved.
+const EXIT_INCOMPLETE: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -47,7 +50,10 @@ fn main() -> ExitCode {
                 .chain()
                 .any(|c| c.downcast_ref::<Error>().is_some_and(Error::is_user_error))
                 || e.downcast_ref::<UsageError>().is_some();
-            eprintln!("error: {e:#}");
+            // Messages quote ids and paths from the data: no raw control characters.
+            let msg = format!("{e:#}");
+            let safe: Vec<std::borrow::Cow<'_, str>> = msg.split('\n').map(term).collect();
+            eprintln!("error: {}", safe.join("\n"));
             ExitCode::from(if user { EXIT_USAGE } else { EXIT_FAILURE })
         }
     }
@@ -95,6 +101,28 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_shown_with_si_prefixes() {
+        assert_eq!(si(3_651_056.0285), "3.65M");
+        assert_eq!(si(812_345.0), "812k");
+        assert_eq!(si(45_600.0), "45.6k");
+        assert_eq!(si(37.4), "37");
+        assert_eq!(si(2.5e9), "2.50G");
+    }
+
+    #[test]
+    fn control_characters_from_ids_are_escaped() {
+        assert_eq!(term("alice"), "alice");
+        let t = term("evil\u{1b}]0;pwned\u{7}\r\nnext");
+        assert!(!t.chars().any(char::is_control), "{t:?}");
+        assert_eq!(t, "evil\\u{1b}]0;pwned\\u{7}\\r\\nnext");
+    }
+}
+
 fn init_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
         if n == 0 {
@@ -139,12 +167,74 @@ fn progress_bar(quiet: bool, total_rows: impl FnOnce() -> Result<u64>) -> Result
     let pb = ProgressBar::with_draw_target(Some(total_rows()?), ProgressDrawTarget::stderr());
     pb.set_style(
         ProgressStyle::with_template(
-            "{spinner} {msg:12} [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
+            "{spinner} {msg:12} [{bar:30}] {human_pos}/{human_len} rows ({rate})",
         )
         .expect("static template")
+        .with_key(
+            "rate",
+            |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{} rows/s", si(s.per_sec()));
+            },
+        )
         .progress_chars("=> "),
     );
     Ok(pb)
+}
+
+/// The progress bar of the stages after ingest (scoring, alerts, outputs):
+/// a spinner with the stage name, since the row count no longer moves.
+fn stage_spinner(pb: &ProgressBar) {
+    if pb.is_hidden() {
+        return;
+    }
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("static template"),
+    );
+    pb.enable_steady_tick(std::time::Duration::from_millis(120));
+}
+
+/// A rate with an SI prefix and three significant digits: `3.65M`, `812k`, `37`.
+fn si(v: f64) -> String {
+    let (x, unit) = if v >= 1e9 {
+        (v / 1e9, "G")
+    } else if v >= 1e6 {
+        (v / 1e6, "M")
+    } else if v >= 1e3 {
+        (v / 1e3, "k")
+    } else {
+        (v, "")
+    };
+    if !x.is_finite() {
+        return "-".to_string();
+    }
+    let digits = if x >= 100.0 || unit.is_empty() {
+        0
+    } else if x >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{x:.digits$}{unit}")
+}
+
+/// Text from the data (ids, patterns, evidence, paths) made safe for a
+/// terminal: control characters (escape sequences, carriage returns, bells,
+/// newlines) are shown escaped (`\u{1b}`), never sent raw.
+fn term(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    std::borrow::Cow::Owned(
+        s.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 fn scan(a: args::ScanArgs) -> Result<u8> {
@@ -162,8 +252,16 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
     })?;
     let verbose = a.verbose;
     let started = std::time::Instant::now();
-    let rows = |n: u64| pb.inc(n);
+    let fault = FaultPoints::from_env();
+    let rows = |n: u64| {
+        pb.inc(n);
+        fault.pass("ingest batch");
+    };
+    let checkpoint = |name: &str| fault.pass(name);
     let stage = |s: &str| {
+        if s != "features" {
+            stage_spinner(&pb);
+        }
         pb.set_message(s.to_string());
         if verbose > 0 {
             pb.suspend(|| eprintln!("[{:>7.2}s] {s}", started.elapsed().as_secs_f64()));
@@ -184,6 +282,8 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
         &Hooks {
             rows: Some(&rows),
             stage: Some(&stage),
+            warn: Some(&|w: &str| pb.suspend(|| eprintln!("warning: {}", term(w)))),
+            checkpoint: Some(&checkpoint),
         },
     )?;
     pb.finish_and_clear();
@@ -250,10 +350,10 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
                         "  {:8} {:5.1} {} [{}] {}: {}",
                         al.candidate.severity.as_str(),
                         al.candidate.score,
-                        al.candidate.user_id,
+                        term(&al.candidate.user_id),
                         al.status.as_str(),
-                        al.candidate.pattern,
-                        text
+                        term(&al.candidate.pattern),
+                        term(text)
                     )?;
                 }
                 if outcome.alerts.len() > 10 {
@@ -287,10 +387,51 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
             }
         }
     }
+    if !s.completeness.complete {
+        return Ok(EXIT_INCOMPLETE);
+    }
     if a.fail_on_alerts && !outcome.alerts.is_empty() {
         return Ok(EXIT_ALERTS);
     }
     Ok(EXIT_OK)
+}
+
+/// Fault injection for tests (`GOODHART_FAULT_INJECT=N`): the scan kills
+/// itself with SIGKILL when it passes its N-th named point (an ingest batch,
+/// a stage, each staged output, the state commit, the deliveries, the
+/// switch of the output set). Unset, it costs one atomic increment per point.
+struct FaultPoints {
+    at: Option<u64>,
+    passed: std::sync::atomic::AtomicU64,
+}
+
+impl FaultPoints {
+    fn from_env() -> FaultPoints {
+        FaultPoints {
+            at: std::env::var("GOODHART_FAULT_INJECT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            passed: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn pass(&self, name: &str) {
+        let Some(at) = self.at else { return };
+        let n = self
+            .passed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        if n == at {
+            eprintln!("goodhart: fault point {n} ({name}): SIGKILL");
+            // Without libc (unsafe code is forbidden): kill(1) sends the signal.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &std::process::id().to_string()])
+                .status();
+            loop {
+                std::thread::park();
+            }
+        }
+    }
 }
 
 fn validate(a: args::ValidateArgs) -> Result<u8> {
@@ -312,6 +453,10 @@ fn validate(a: args::ValidateArgs) -> Result<u8> {
     } else {
         a.path.clone()
     };
+    let found = goodhart::io::discover_all(&path, window).map_err(Error::from)?;
+    for s in &found.skipped {
+        eprintln!("warning: {}", term(&s.to_string()));
+    }
     let t = std::time::Instant::now();
     let report =
         goodhart::io::validate(&path, window, a.quarantine.as_deref()).map_err(Error::from)?;

@@ -228,7 +228,7 @@ fn config(dir: &std::path::Path, base: &str, pseudonymize: bool) -> std::path::P
     std::fs::write(
         &p,
         format!(
-            "[scan]\nas_of = \"2026-10-14\"\nwindow = \"14d\"\n\n[alerts]\nbase_backoff_ms = 5\nmax_attempts = 2\n\n\
+            "[scan]\nas_of = \"2026-10-14\"\nwindow = \"14d\"\nmin_last_day_share = 0.0\n\n[alerts]\nbase_backoff_ms = 5\nmax_attempts = 2\n\n\
              [jira]\nbase_url = \"{base}\"\nproject_key = \"GOV\"\nemail_env = \"T_JIRA_EMAIL\"\ntoken_env = \"T_JIRA_TOKEN\"\n\n\
              [privacy]\npseudonymize = {pseudonymize}\nkey_env = \"T_PSEUDO_KEY\"\n"
         ),

@@ -4,6 +4,8 @@
 //! small organisations made by `goodhart synth`, and check outputs and exit codes.
 
 mod cli;
+mod fault;
+mod harden;
 mod import;
 mod jira;
 mod scan;

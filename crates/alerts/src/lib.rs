@@ -106,7 +106,8 @@ pub use model::{
 pub use privacy::{cohort_pseudonym, pseudonym, session_pseudonym, Pseudonymizer};
 pub use statefile::{list_backups, OpenMode, BACKUP_DIR};
 pub use store::{
-    Action, AlertRecord, AlertState, FeedbackOutcome, OutboxEntry, OutboxState, Reconciled, Sink,
+    Action, AlertRecord, AlertState, FeedbackOutcome, OutboxEntry, OutboxState, ReconcileOptions,
+    Reconciled, Sink,
     StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
 pub use sync::{sync_jira_verdicts, SyncReport, SyncedVerdict, SYNC_JQL};

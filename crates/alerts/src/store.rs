@@ -314,6 +314,29 @@ pub struct OutboxEntry {
     pub result: Option<String>,
 }
 
+/// How [`StateStore::reconcile_with`] runs; the default is what
+/// [`StateStore::reconcile`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconcileOptions {
+    /// Resolve open alerts not raised for `resolve_after_days` (default `true`).
+    /// `false` for a run whose input looks incomplete: an alert missing from
+    /// a partial night is not evidence that the behaviour stopped.
+    pub auto_resolve: bool,
+    /// Commit the changes (default `true`). `false` computes the same
+    /// [`Reconciled`] and rolls back: a preview that changes nothing.
+    pub commit: bool,
+}
+
+impl Default for ReconcileOptions {
+    fn default() -> Self {
+        ReconcileOptions {
+            auto_resolve: true,
+            commit: true,
+        }
+    }
+}
+
 /// Result of [`StateStore::reconcile`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Reconciled {
@@ -547,6 +570,18 @@ impl StateStore {
         as_of: NaiveDate,
         policy: &LifecyclePolicy,
     ) -> Result<Reconciled> {
+        self.reconcile_with(candidates, as_of, policy, ReconcileOptions::default())
+    }
+
+    /// [`StateStore::reconcile`] with options: without auto-resolution (an
+    /// incomplete night), or as a preview that is rolled back.
+    pub fn reconcile_with(
+        &mut self,
+        candidates: &[AlertCandidate],
+        as_of: NaiveDate,
+        policy: &LifecyclePolicy,
+        options: ReconcileOptions,
+    ) -> Result<Reconciled> {
         let mut best: BTreeMap<String, &AlertCandidate> = BTreeMap::new();
         for c in candidates {
             validate_candidate(c)?;
@@ -647,7 +682,7 @@ impl StateStore {
             rows.collect::<std::result::Result<_, _>>().map_err(err)?
         };
         for (fp, last_seen) in open {
-            if raised.contains(&fp) {
+            if raised.contains(&fp) || !options.auto_resolve {
                 continue;
             }
             let last_seen = parse_date(&path, "alerts.last_seen", &last_seen)?;
@@ -660,7 +695,11 @@ impl StateStore {
                 out.resolved.push(fp);
             }
         }
-        tx.commit().map_err(err)?;
+        if options.commit {
+            tx.commit().map_err(err)?;
+        } else {
+            tx.rollback().map_err(err)?;
+        }
         sort_alerts(&mut out.alerts);
         Ok(out)
     }

@@ -45,13 +45,21 @@ pub struct ScanSection {
     pub as_of: Option<NaiveDate>,
     /// Window length, `"28d"` style (whole days).
     pub window: String,
+    /// Completeness check: the run is flagged incomplete when the last day of
+    /// the window holds fewer events than this share of the median of the
+    /// window's earlier days (those with any event). 0 turns the check off.
+    pub min_last_day_share: f64,
 }
+
+/// Default of [`ScanSection::min_last_day_share`].
+pub const DEFAULT_MIN_LAST_DAY_SHARE: f64 = 0.5;
 
 impl Default for ScanSection {
     fn default() -> Self {
         ScanSection {
             as_of: None,
             window: "28d".into(),
+            min_last_day_share: DEFAULT_MIN_LAST_DAY_SHARE,
         }
     }
 }
@@ -132,22 +140,29 @@ fn weekday_name(w: Weekday) -> &'static str {
     }
 }
 
-/// Parses a window length such as `28d` or `28` (days).
+/// Parses a window length such as `28d` or `28` (days), and checks it is a
+/// window the pipeline accepts (1 to 3660 days). The one check of a window,
+/// whether it comes from `--window` or `[scan] window`; callers name the source.
 ///
 /// ```
 /// assert_eq!(goodhart::config::parse_window("28d").unwrap(), 28);
 /// assert_eq!(goodhart::config::parse_window("7").unwrap(), 7);
 /// assert!(goodhart::config::parse_window("2w").is_err());
+/// assert!(goodhart::config::parse_window("5000d").is_err());
 /// ```
 pub fn parse_window(s: &str) -> Result<u32, String> {
     let t = s.trim();
     let digits = t.strip_suffix('d').unwrap_or(t);
-    match digits.parse::<u32>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "{s:?} is not a window length; write whole days such as \"28d\""
-        )),
-    }
+    let days = digits
+        .parse::<u32>()
+        .ok()
+        .filter(|&n| n >= 1)
+        .ok_or_else(|| format!("{s:?} is not a window length; write whole days such as \"28d\""))?;
+    let mut o = FeatureOptions::default();
+    o.window_days = days;
+    o.validate()
+        .map_err(|e| format!("{s:?} is not an accepted window length: {e}"))?;
+    Ok(days)
 }
 
 /// Parses a `YYYY-MM-DD` date.
@@ -177,6 +192,10 @@ pub fn default_toml() -> String {
 # Last day of the window (UTC). Default: today. Pin it to re-run a past night.
 # as_of = "2026-10-28"
 window = "28d"
+# Completeness check: a last day holding fewer events than this share of the
+# median of the window's earlier days marks the run incomplete (exit code 4,
+# a warning in summary.json and report.html, no alert auto-resolved). 0 = off.
+min_last_day_share = {mlds}
 
 # ---------------------------------------------------------------------------
 # Features: how waste is measured (see docs/features.md)
@@ -225,6 +244,7 @@ thresholds = {{ low = {tl}, medium = {tm}, high = {th}, critical = {tc} }}
         th = s.thresholds.high,
         tc = s.thresholds.critical,
         alerts = goodhart_alerts::default_toml(),
+        mlds = DEFAULT_MIN_LAST_DAY_SHARE,
     )
 }
 
@@ -312,6 +332,13 @@ impl Config {
             message: format!("setting {setting}: {message}"),
         };
         parse_window(&self.scan.window).map_err(|m| bad("[scan] window", m))?;
+        let share = self.scan.min_last_day_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(bad(
+                "[scan] min_last_day_share",
+                format!("{share} is not a share; write a number from 0 (check off) to 1"),
+            ));
+        }
         self.feature_options(None, 28)
             .map_err(|m| bad("[features]", m))?;
         self.score_options().map_err(|m| bad("[scoring]", m))?;

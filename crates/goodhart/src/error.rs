@@ -24,6 +24,26 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// The window holds no usable event: a mistyped `--as-of`, or an export that did not arrive.
+    #[error(
+        "no events in the window {first} .. {last}: {rows_read} rows read, none inside it; {}. \
+         Nothing was written and the alert state was not changed. Fix: check --as-of / \
+         [scan] as_of and --window, or that the export for these days arrived",
+        match .data {
+            Some((a, b)) => format!("the data covers {a} .. {b}"),
+            None => "the dates the data covers are unknown (no ts statistics)".to_string(),
+        }
+    )]
+    EmptyWindow {
+        /// First day of the window.
+        first: chrono::NaiveDate,
+        /// Last day of the window (the as-of date).
+        last: chrono::NaiveDate,
+        /// Rows read (all outside the window or quarantined).
+        rows_read: u64,
+        /// First and last day of the events found, from the Parquet footers.
+        data: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
+    },
     /// Reading or writing Parquet failed (missing file, not Parquet, schema error, …).
     #[error(transparent)]
     Io(#[from] goodhart_io::IoError),
@@ -59,10 +79,14 @@ impl Error {
     pub fn is_user_error(&self) -> bool {
         use goodhart_io::IoError as I;
         match self {
-            Error::Config { .. } | Error::Dataset { .. } => true,
+            Error::Config { .. } | Error::Dataset { .. } | Error::EmptyWindow { .. } => true,
             Error::Io(e) => matches!(
                 e,
                 I::NotFound { .. }
+                    | I::NotRegularFile { .. }
+                    | I::SymlinkLoop { .. }
+                    | I::Corrupt { .. }
+                    | I::DuplicateRosterUser { .. }
                     | I::EmptyDir { .. }
                     | I::NotParquet { .. }
                     | I::Schema(_)

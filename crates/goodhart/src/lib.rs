@@ -60,6 +60,7 @@
 
 pub mod config;
 mod error;
+pub mod outputs;
 pub mod report;
 pub mod scan;
 

@@ -129,6 +129,9 @@ pub struct ReportData {
     pub pattern_prevalence: Vec<(String, u64)>,
     /// How many users the top table lists (default [`DEFAULT_TOP_USERS`]).
     pub top_users: usize,
+    /// Warnings shown at the top of the page (e.g. "the last day looks
+    /// incomplete"); none on an ordinary night.
+    pub warnings: Vec<String>,
 }
 
 impl Default for ReportData {
@@ -147,6 +150,7 @@ impl Default for ReportData {
             users: Vec::new(),
             pattern_prevalence: Vec::new(),
             top_users: DEFAULT_TOP_USERS,
+            warnings: Vec::new(),
         }
     }
 }
@@ -193,29 +197,18 @@ pub enum ReportError {
         #[source]
         source: std::io::Error,
     },
+    /// The report could not be written (the message names the file and the fix).
+    #[error(transparent)]
+    Io(goodhart_io::IoError),
 }
 
-/// Renders the report and writes it to `path` atomically (a temporary sibling
-/// file `<path>.tmp` is written first and renamed over `path`).
+/// Renders the report and writes it to `path` atomically
+/// ([`goodhart_io::write_atomic`]: temporary sibling, fsync, rename).
 ///
 /// # Errors
-/// [`ReportError::Write`] naming the file when writing or renaming fails.
+/// [`ReportError::Io`] naming the file when writing or renaming fails.
 pub fn write_report(data: &ReportData, path: &Path) -> Result<(), ReportError> {
-    let html = render(data);
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, html.as_bytes()).map_err(|source| ReportError::Write {
-        path: tmp.clone(),
-        source,
-    })?;
-    std::fs::rename(&tmp, path).map_err(|source| {
-        let _ = std::fs::remove_file(&tmp);
-        ReportError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
+    goodhart_io::write_bytes_atomic(path, render(data).as_bytes()).map_err(ReportError::Io)
 }
 
 /// Escapes text for HTML/SVG element content and quoted attribute values
@@ -627,13 +620,24 @@ fn header_section(h: &mut String, d: &ReportData) {
 <p class="meta">As of <strong>{as_of}</strong> · window: {wd} day{s} ending {as_of} · goodhart {ver}</p>
 <p class="note">Scores compare <em>waste ratios</em> with the user's peer cohort: high token volume alone never raises a score, and every score lists the evidence behind it.</p>
 </header>
-<section aria-label="Inputs and results">
+{warnings}<section aria-label="Inputs and results">
 <div class="cards">"#,
         title = escape_html(&d.title),
         as_of = d.as_of,
         wd = d.window_days,
         s = if d.window_days == 1 { "" } else { "s" },
         ver = escape_html(&d.tool_version),
+        warnings = if d.warnings.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "<section id=\"warnings\" role=\"alert\" aria-label=\"Warnings\">\n<h2>Warnings</h2>\n<ul>\n{}</ul>\n</section>\n",
+                d.warnings
+                    .iter()
+                    .map(|w| format!("<li>{}</li>\n", escape_html(w)))
+                    .collect::<String>()
+            )
+        },
     );
     let alerts_total: u64 = d.alerts_by_severity.values().sum();
     let cards: [(&str, String, String); 6] = [

@@ -10,8 +10,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt64Type};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use goodhart_alerts::{
-    AlertCandidate, AlertsConfig, DeliverOptions, DeliveryReport, Evidence, OpenMode, StateStore,
-    SyncReport,
+    AlertCandidate, DeliverOptions, DeliveryReport, Evidence, OpenMode, ReconcileOptions,
+    StateStore, SyncReport,
 };
 use goodhart_detect::{ScoreOptions, Scores, UserExplanation};
 use goodhart_features::{FeatureOptions, Features, SessionAccumulator};
@@ -20,6 +20,7 @@ use goodhart_schema::{IngestReport, Roster};
 use serde::Serialize;
 
 use crate::config::LoadedConfig;
+use crate::outputs::OutputSet;
 use crate::report::{ReportData, ReportUser};
 use crate::Error;
 
@@ -77,18 +78,33 @@ impl Dataset {
     /// The event files to read for `window` (hive `date=` partitions outside it are
     /// skipped) and the number of files skipped.
     pub fn files(&self, window: Option<DateWindow>) -> Result<(Vec<EventFile>, u64), Error> {
-        let mut files = Vec::new();
-        let mut pruned = 0u64;
+        let d = self.discover(window)?;
+        Ok((d.files, d.pruned.len() as u64))
+    }
+
+    /// Everything [`goodhart_io::discover_all`] found under each event path:
+    /// files to read (sorted, each once), pruned and skipped entries.
+    pub fn discover(&self, window: Option<DateWindow>) -> Result<goodhart_io::Discovered, Error> {
+        let mut all = goodhart_io::Discovered::default();
         for p in &self.events {
             let d = goodhart_io::discover_all(p, window)?;
-            pruned += d.pruned.len() as u64;
-            files.extend(d.files);
+            all.pruned.extend(d.pruned);
+            all.files.extend(d.files);
+            all.skipped.extend(d.skipped);
         }
-        files.sort_by(|a, b| a.label.cmp(&b.label));
-        files.dedup_by(|a, b| a.path == b.path);
-        Ok((files, pruned))
+        all.files.sort_by(|a, b| a.label.cmp(&b.label));
+        all.files.dedup_by(|a, b| a.path == b.path);
+        if self.events.len() > 1 {
+            // Copies across inputs (each input was checked on its own).
+            let (files, copies) = goodhart_io::dedup_identical(std::mem::take(&mut all.files))?;
+            all.files = files;
+            all.skipped.extend(copies);
+        }
+        Ok(all)
     }
 }
+
+const US_PER_DAY: i64 = 86_400_000_000;
 
 /// The analysis window: `days` days ending with `as_of` (inclusive, UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,8 +136,42 @@ pub struct FeatureRun {
     pub ingest: IngestReport,
     /// The quarantined rows (with `reason`), sorted by file and row.
     pub quarantine: Vec<RecordBatch>,
+    /// Or, from [`features_spilling`], the files holding them (see
+    /// [`goodhart_io::write_quarantine`]).
+    pub quarantine_spilled: Vec<PathBuf>,
     /// The roster, when the dataset has one.
     pub roster: Option<Roster>,
+    /// Entries of the event tree not read (FIFOs, sockets, devices, second
+    /// paths to a file), one warning line each.
+    pub skipped: Vec<String>,
+    /// Accepted events per day of the window, first day first (empty without a window).
+    pub daily_events: Vec<u64>,
+    /// Accepted events identical to an earlier one in user, session, time,
+    /// event kind, agents and hashes (task, context, change): counted, not removed.
+    pub duplicate_events: u64,
+}
+
+/// A 64-bit key of the identity of event `i`: user, session, time, kind,
+/// agents and the task, context and change hashes. Equal keys are counted as
+/// duplicate events (8 bytes per accepted row are kept until the end of the
+/// pass; a false match needs a 64-bit collision).
+fn event_key(b: &goodhart_schema::EventBatch, i: usize) -> u64 {
+    let mut buf = [0u8; 8 * 9];
+    let parts = [
+        b.ts_us[i] as u64,
+        b.user[i],
+        b.session[i],
+        b.kind[i] as u64,
+        b.agent[i],
+        b.parent_agent[i],
+        b.task_hash[i],
+        b.context_hash[i],
+        b.change_id[i],
+    ];
+    for (chunk, v) in buf.chunks_exact_mut(8).zip(parts) {
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    xxhash_rust::xxh3::xxh3_64(&buf)
 }
 
 /// Reads a dataset in one streaming parallel pass and computes its features.
@@ -135,31 +185,92 @@ pub fn features(
     window: Option<Window>,
     progress: Option<&(dyn Fn(u64) + Sync)>,
 ) -> Result<FeatureRun, Error> {
+    features_spilling(dataset, opts, window, progress, None)
+}
+
+/// [`features`], with the quarantined rows streamed to files in
+/// `quarantine_spill` ([`FeatureRun::quarantine_spilled`]) instead of kept in
+/// memory: peak memory then does not grow with the rows set aside.
+pub fn features_spilling(
+    dataset: &Dataset,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    quarantine_spill: Option<&Path>,
+) -> Result<FeatureRun, Error> {
     let dw = window.map(|w| w.date_window());
-    let (files, pruned) = dataset.files(dw)?;
+    let found = dataset.discover(dw)?;
+    let (files, pruned) = (found.files, found.pruned.len() as u64);
     let read = ReadOptions {
         window: dw,
         progress,
+        quarantine_spill,
         ..ReadOptions::default()
     };
+    let days = window.map_or(0, |w| w.days as usize);
+    let start_us = dw.map_or(0, |w| w.start_us);
     let mut ingested = goodhart_io::fold_events(
         &files,
         &read,
-        || SessionAccumulator::with_options(opts),
-        |acc, batch| acc.add_batch(batch),
-        SessionAccumulator::merge,
+        || {
+            (
+                SessionAccumulator::with_options(opts),
+                vec![0u64; days],
+                Vec::<u64>::new(),
+            )
+        },
+        |(acc, daily, keys), batch| {
+            acc.add_batch(batch);
+            keys.extend((0..batch.len()).map(|i| event_key(batch, i)));
+            if !daily.is_empty() {
+                // Accepted rows lie inside the window, so the index is in range.
+                for &ts in &batch.ts_us {
+                    let d = (ts - start_us).div_euclid(US_PER_DAY) as usize;
+                    if let Some(n) = daily.get_mut(d) {
+                        *n += 1;
+                    }
+                }
+            }
+        },
+        |(a, mut da, mut ka), (b, db, kb)| {
+            for (x, y) in da.iter_mut().zip(db) {
+                *x += y;
+            }
+            ka.extend(kb);
+            (SessionAccumulator::merge(a, b), da, ka)
+        },
     )?;
     ingested.report.files_pruned = pruned;
+    if let Some(w) = window {
+        if ingested.report.counts.rows_accepted == 0 {
+            let mut all = files.clone();
+            all.extend(found.pruned.iter().cloned());
+            return Err(Error::EmptyWindow {
+                first: w.first_day(),
+                last: w.as_of,
+                rows_read: ingested.report.counts.rows_read,
+                data: goodhart_io::date_range(&all)?,
+            });
+        }
+    }
+    let (accumulator, daily_events, mut keys) = ingested.value;
+    keys.sort_unstable();
+    let duplicate_events = keys.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    drop(keys);
     let roster = match &dataset.roster {
         Some(p) => Some(goodhart_io::read_roster(p)?),
         None => None,
     };
-    let features = goodhart_features::finalize(ingested.value, opts, roster.as_ref())?;
+    let features = goodhart_features::finalize(accumulator, opts, roster.as_ref())?;
     Ok(FeatureRun {
         features,
         ingest: ingested.report,
         quarantine: ingested.quarantine,
+        quarantine_spilled: ingested.quarantine_spilled,
         roster,
+        skipped: found.skipped.iter().map(ToString::to_string).collect(),
+        daily_events,
+        duplicate_events,
     })
 }
 
@@ -283,6 +394,8 @@ pub struct Summary {
     pub inputs: Inputs,
     /// The window.
     pub window: WindowSummary,
+    /// Whether the window's last day looks complete (see [`Completeness`]).
+    pub completeness: Completeness,
     /// Rows read / accepted / quarantined and per reason.
     pub rows: RowSummary,
     /// Users scored.
@@ -319,6 +432,9 @@ pub struct Inputs {
     pub files_read: u64,
     /// Event files skipped by date-partition pruning.
     pub files_pruned: u64,
+    /// Entries named like event files that were not read, each with why
+    /// (a FIFO, socket or device; a second path to a file already read).
+    pub files_skipped: Vec<String>,
 }
 
 /// The window in `summary.json`.
@@ -332,6 +448,86 @@ pub struct WindowSummary {
     pub days: u32,
 }
 
+/// The completeness check of a window's last day: a run is flagged
+/// incomplete when the last day holds fewer accepted events than
+/// `min_share` (`[scan] min_last_day_share`, default 0.5) times the median
+/// of the window's earlier days that hold any event. An export that stopped
+/// early, or a last partition that has not fully arrived, shows up this way.
+/// An incomplete run still writes its outputs and raises its alerts, but
+/// auto-resolves none, and `goodhart scan` exits with code 4.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Completeness {
+    /// The last day of the window.
+    pub last_day: NaiveDate,
+    /// Accepted events on it.
+    pub last_day_events: u64,
+    /// Median of the accepted events per earlier day of the window (days with
+    /// none left out); `null` when no earlier day holds an event.
+    pub trailing_median: Option<f64>,
+    /// `last_day_events / trailing_median`.
+    pub share: Option<f64>,
+    /// The threshold (0: the check is off).
+    pub min_share: f64,
+    /// False when `share < min_share`.
+    pub complete: bool,
+}
+
+impl Completeness {
+    /// Assesses `daily` (accepted events per day of `window`, first day first).
+    ///
+    /// ```
+    /// use goodhart::scan::{Completeness, Window};
+    /// let w = Window { as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 5).unwrap(), days: 5 };
+    /// assert!(Completeness::assess(w, &[100, 0, 90, 110, 60], 0.5).complete);
+    /// let c = Completeness::assess(w, &[100, 0, 90, 110, 40], 0.5);
+    /// assert!(!c.complete);
+    /// assert_eq!(c.trailing_median, Some(100.0));
+    /// assert!(Completeness::assess(w, &[100, 0, 90, 110, 40], 0.0).complete);
+    /// ```
+    pub fn assess(window: Window, daily: &[u64], min_share: f64) -> Completeness {
+        let last_day_events = daily.last().copied().unwrap_or(0);
+        let mut earlier: Vec<u64> = daily[..daily.len().saturating_sub(1)]
+            .iter()
+            .copied()
+            .filter(|&n| n > 0)
+            .collect();
+        earlier.sort_unstable();
+        let m = earlier.len();
+        let trailing_median = (m > 0).then(|| {
+            if m % 2 == 1 {
+                earlier[m / 2] as f64
+            } else {
+                (earlier[m / 2 - 1] + earlier[m / 2]) as f64 / 2.0
+            }
+        });
+        let share = trailing_median.map(|med| last_day_events as f64 / med);
+        Completeness {
+            last_day: window.as_of,
+            last_day_events,
+            trailing_median,
+            share,
+            min_share,
+            complete: min_share <= 0.0 || share.is_none_or(|s| s >= min_share),
+        }
+    }
+
+    /// The warning shown when the window looks incomplete.
+    pub fn warning(&self) -> Option<String> {
+        if self.complete {
+            return None;
+        }
+        Some(format!(
+            "the last day of the window ({}) holds {} events, {:.0}% of the median of the earlier days ({}), below the {:.0}% of [scan] min_last_day_share: the data looks incomplete, so no alert was auto-resolved. Fix: check that the export for {} arrived, then re-run",
+            self.last_day,
+            self.last_day_events,
+            self.share.unwrap_or(0.0) * 100.0,
+            self.trailing_median.unwrap_or(0.0),
+            self.min_share * 100.0,
+            self.last_day
+        ))
+    }
+}
+
 /// Row accounting in `summary.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RowSummary {
@@ -343,6 +539,9 @@ pub struct RowSummary {
     pub quarantined: u64,
     /// Quarantined rows per reason.
     pub quarantined_by_reason: BTreeMap<String, u64>,
+    /// Accepted rows identical to an earlier one (same user, session, ts,
+    /// event, agents and hashes): counted here, still used.
+    pub duplicate_events: u64,
 }
 
 /// Delivery figures in `summary.json`.
@@ -402,6 +601,11 @@ pub struct Hooks<'a> {
     pub rows: Option<&'a (dyn Fn(u64) + Sync)>,
     /// A stage starts (`"features"`, `"scoring"`, `"alerts"`, `"outputs"`).
     pub stage: Option<&'a dyn Fn(&str)>,
+    /// A named point of the run was passed (e.g. `"alert state committed"`),
+    /// for fault-injection tests that stop the process at each point.
+    pub checkpoint: Option<&'a dyn Fn(&str)>,
+    /// A warning for the operator (one line, e.g. an input entry that was skipped).
+    pub warn: Option<&'a dyn Fn(&str)>,
 }
 
 impl std::fmt::Debug for Hooks<'_> {
@@ -412,10 +616,26 @@ impl std::fmt::Debug for Hooks<'_> {
 
 /// The nightly job: features, scores, alert lifecycle, delivery, outputs.
 ///
-/// Outputs (each written atomically: temporary file, then rename): `user_scores.parquet`,
-/// `session_scores.parquet`, `alerts.jsonl`, `summary.json`, `report.html`, and
-/// `quarantine.parquet` when rows were set aside (a stale one from an earlier run is
-/// removed otherwise).
+/// Outputs: `user_scores.parquet`, `session_scores.parquet`, `alerts.jsonl`,
+/// `summary.json`, `report.html`, and `quarantine.parquet` when rows were set
+/// aside. They form one set ([`crate::outputs`]): written into a staging
+/// directory and switched in as a whole at the end, so the output directory
+/// always holds one run's complete set.
+///
+/// Order of effects: the outputs are written and flushed to disk first
+/// (with the alert statuses of a rolled-back preview of the lifecycle);
+/// only then does the state record the alerts and queue their deliveries
+/// (one transaction), the deliveries are sent, `alerts.jsonl` and
+/// `summary.json` are rewritten with the ticket keys and delivery figures,
+/// and the set is published. A failure while writing outputs therefore
+/// changes no state; a kill after the state commit but before the switch
+/// leaves the previous set, and a re-run of the night repeats the same
+/// statuses (the lifecycle is idempotent for a day already seen) and sends
+/// nothing twice (the outbox).
+///
+/// A window without any accepted event is an [`Error::EmptyWindow`] (nothing
+/// written, no state changed). A window whose last day looks incomplete
+/// ([`Completeness`]) is scanned, but no alert is auto-resolved.
 pub fn scan(
     dataset: &Dataset,
     opts: &ScanOptions,
@@ -427,6 +647,11 @@ pub fn scan(
             f(s);
         }
     };
+    let checkpoint = |s: &str| {
+        if let Some(f) = hooks.checkpoint {
+            f(s);
+        }
+    };
     let bad_cfg = |m: String| opts.config.error(m);
     let fopts = cfg
         .feature_options(Some(opts.window.as_of), opts.window.days)
@@ -434,122 +659,208 @@ pub fn scan(
     let sopts = cfg.score_options().map_err(&bad_cfg)?;
     let acfg = cfg.alerts_config();
     acfg.validate()?;
+    let policy = acfg.policy();
     // An empty or foreign state is refused before anything is read or written.
     StateStore::check(&opts.state_dir, opts.state_mode())?;
     let mut timings = Timings::default();
 
+    // First, so that a foreign --out is refused before any work, and what an
+    // interrupted run left is cleaned.
+    let set = OutputSet::stage(&opts.out_dir)?;
+    checkpoint("staging directory created");
+
     stage("features");
     let t = Instant::now();
-    let run = features(dataset, &fopts, Some(opts.window), hooks.rows)?;
+    let spill = goodhart_io::SpillDir::beside(&set.path("quarantine.parquet"))?;
+    let run = features_spilling(
+        dataset,
+        &fopts,
+        Some(opts.window),
+        hooks.rows,
+        Some(&spill.0),
+    )?;
+    if let Some(w) = hooks.warn {
+        for s in &run.skipped {
+            w(s);
+        }
+    }
+    let completeness =
+        Completeness::assess(opts.window, &run.daily_events, cfg.scan.min_last_day_share);
+    if let (Some(w), Some(m)) = (hooks.warn, completeness.warning()) {
+        w(&m);
+    }
     timings.ingest_and_features_ms = t.elapsed().as_millis() as u64;
+    checkpoint("features computed");
 
     stage("scoring");
     let t = Instant::now();
     let scores = score(&run.features, &sopts)?;
     timings.scoring_ms = t.elapsed().as_millis() as u64;
+    checkpoint("scores computed");
 
     stage("alerts");
     let t = Instant::now();
     let candidates = alert_candidates(&scores, opts.window);
-    let (reconciled, delivery, jira_sync) = lifecycle(&candidates, &acfg, opts)?;
+    let (_scratch, mut store) = open_state(opts)?;
+    let mut dopts = DeliverOptions::from_config(&acfg, opts.now);
+    dopts.dry_run = opts.dry_run;
+    // Verdicts from resolved Jira tickets first, so tonight's lifecycle honours them.
+    let jira_sync = match (&acfg.jira, opts.dry_run) {
+        (Some(_), false) => Some(goodhart_alerts::sync_jira_verdicts(
+            &mut store,
+            &acfg,
+            &dopts,
+            opts.window.as_of,
+        )?),
+        _ => None,
+    };
+    let mut ropts = ReconcileOptions::default();
+    ropts.auto_resolve = completeness.complete;
+    ropts.commit = false;
+    let mut preview = store.reconcile_with(&candidates, opts.window.as_of, &policy, ropts)?;
+    fill_tickets(&store, &mut preview.alerts)?;
     timings.alerts_ms = t.elapsed().as_millis() as u64;
+    checkpoint("alert lifecycle previewed");
 
     stage("outputs");
     let t = Instant::now();
-    std::fs::create_dir_all(&opts.out_dir).map_err(|source| Error::Write {
-        path: opts.out_dir.clone(),
-        source,
-    })?;
-    let mut outputs = Vec::new();
-    let out = |name: &str| opts.out_dir.join(name);
-
-    goodhart_io::write_parquet_atomic(
-        &out("user_scores.parquet"),
-        scores.users.schema(),
-        std::slice::from_ref(&scores.users),
-    )?;
-    outputs.push(out("user_scores.parquet"));
-    goodhart_io::write_parquet_atomic(
-        &out("session_scores.parquet"),
-        scores.sessions.schema(),
-        std::slice::from_ref(&scores.sessions),
-    )?;
-    outputs.push(out("session_scores.parquet"));
-    goodhart_alerts::write_jsonl(out("alerts.jsonl"), &reconciled.alerts)?;
-    outputs.push(out("alerts.jsonl"));
-    let quarantine_path = out("quarantine.parquet");
-    if run.ingest.counts.rows_quarantined > 0 {
-        goodhart_io::write_parquet_atomic(
-            &quarantine_path,
-            goodhart_schema::quarantine_schema(),
-            &run.quarantine,
-        )?;
-        outputs.push(quarantine_path);
-    } else if quarantine_path.exists() {
-        std::fs::remove_file(&quarantine_path).map_err(|source| Error::Write {
-            path: quarantine_path.clone(),
-            source,
-        })?;
-    }
-
-    let mut by_sev: BTreeMap<String, u64> = BTreeMap::new();
-    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &reconciled.alerts {
-        *by_sev
-            .entry(a.candidate.severity.as_str().to_string())
-            .or_default() += 1;
-        *by_status.entry(a.status.as_str().to_string()).or_default() += 1;
-    }
-    let report = report_data(&scores, &run, opts.window, &by_sev, &reconciled.alerts);
-    crate::report::write_report(&report, &out("report.html"))?;
-    outputs.push(out("report.html"));
-    timings.outputs_ms = t.elapsed().as_millis() as u64;
-
-    let c = &run.ingest.counts;
-    let summary = Summary {
-        tool_version: crate::VERSION.to_string(),
-        schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
-        config_path: opts.config.path.as_ref().map(|p| p.display().to_string()),
-        config_hash: opts.config.hash.clone(),
-        inputs: Inputs {
-            events: dataset
-                .events
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-            roster: dataset.roster.as_ref().map(|p| p.display().to_string()),
-            files_read: run.ingest.files.len() as u64,
-            files_pruned: run.ingest.files_pruned,
-        },
-        window: WindowSummary {
-            start: opts.window.first_day(),
-            end: opts.window.as_of,
-            days: opts.window.days,
-        },
-        rows: RowSummary {
-            read: c.rows_read,
-            accepted: c.rows_accepted,
-            quarantined: c.rows_quarantined,
-            quarantined_by_reason: c.reasons.clone(),
-        },
-        users: scores.users.num_rows() as u64,
-        sessions: scores.sessions.num_rows() as u64,
-        cohort_method: scores.cohort_method.clone(),
-        alerts_by_severity: by_sev,
-        alerts_by_status: by_status,
-        alerts_suppressed: reconciled.suppressed as u64,
-        alerts_resolved: reconciled.resolved.len() as u64,
-        delivery: DeliverySummary::from(&delivery),
-        jira_sync: jira_sync.clone(),
-        timings_ms: timings,
+    let w = |name: &str, r: Result<(), goodhart_io::IoError>| -> Result<(), Error> {
+        r?;
+        checkpoint(&format!("{name} staged"));
+        Ok(())
     };
-    let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    write_atomic(&out("summary.json"), format!("{json}\n").as_bytes())?;
-    outputs.push(out("summary.json"));
+    w(
+        "user_scores.parquet",
+        goodhart_io::write_parquet_atomic(
+            &set.path("user_scores.parquet"),
+            scores.users.schema(),
+            std::slice::from_ref(&scores.users),
+        ),
+    )?;
+    w(
+        "session_scores.parquet",
+        goodhart_io::write_parquet_atomic(
+            &set.path("session_scores.parquet"),
+            scores.sessions.schema(),
+            std::slice::from_ref(&scores.sessions),
+        ),
+    )?;
+    if run.ingest.counts.rows_quarantined > 0 {
+        w(
+            "quarantine.parquet",
+            goodhart_io::write_quarantine(
+                &set.path("quarantine.parquet"),
+                &run.quarantine,
+                &run.quarantine_spilled,
+            ),
+        )?;
+    }
+    drop(spill);
+    let light = |reconciled: &goodhart_alerts::Reconciled,
+                 delivery: &DeliveryReport,
+                 timings: &Timings|
+     -> Result<Summary, Error> {
+        let (by_sev, by_status) = tallies(&reconciled.alerts);
+        let report = report_data(
+            &scores,
+            &run,
+            opts.window,
+            &by_sev,
+            &reconciled.alerts,
+            &completeness,
+        );
+        crate::report::write_report(&report, &set.path("report.html"))?;
+        checkpoint("report.html staged");
+        w(
+            "alerts.jsonl",
+            goodhart_io::write_bytes_atomic(&set.path("alerts.jsonl"), &jsonl(&reconciled.alerts)),
+        )?;
+        let summary = Summary {
+            tool_version: crate::VERSION.to_string(),
+            schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
+            config_path: opts.config.path.as_ref().map(|p| p.display().to_string()),
+            config_hash: opts.config.hash.clone(),
+            inputs: Inputs {
+                events: dataset
+                    .events
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                roster: dataset.roster.as_ref().map(|p| p.display().to_string()),
+                files_read: run.ingest.files.len() as u64,
+                files_pruned: run.ingest.files_pruned,
+                files_skipped: run.skipped.clone(),
+            },
+            window: WindowSummary {
+                start: opts.window.first_day(),
+                end: opts.window.as_of,
+                days: opts.window.days,
+            },
+            completeness: completeness.clone(),
+            rows: {
+                let c = &run.ingest.counts;
+                RowSummary {
+                    read: c.rows_read,
+                    accepted: c.rows_accepted,
+                    quarantined: c.rows_quarantined,
+                    quarantined_by_reason: c.reasons.clone(),
+                    duplicate_events: run.duplicate_events,
+                }
+            },
+            users: scores.users.num_rows() as u64,
+            sessions: scores.sessions.num_rows() as u64,
+            cohort_method: scores.cohort_method.clone(),
+            alerts_by_severity: by_sev,
+            alerts_by_status: by_status,
+            alerts_suppressed: reconciled.suppressed as u64,
+            alerts_resolved: reconciled.resolved.len() as u64,
+            delivery: DeliverySummary::from(delivery),
+            jira_sync: jira_sync.clone(),
+            timings_ms: timings.clone(),
+        };
+        let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
+        w(
+            "summary.json",
+            goodhart_io::write_bytes_atomic(
+                &set.path("summary.json"),
+                format!("{json}\n").as_bytes(),
+            ),
+        )?;
+        Ok(summary)
+    };
+    // Every output is on disk (with the previewed statuses) before the state changes.
+    light(&preview, &DeliveryReport::default(), &timings)?;
+    set.sync()?;
+    checkpoint("output set flushed");
+
+    // The state records the alerts and queues their deliveries in one
+    // transaction; the deliveries go out; then the final set is published.
+    let t_alerts = Instant::now();
+    let mut reconciled = store.reconcile_with(&candidates, opts.window.as_of, &policy, {
+        ropts.commit = true;
+        ropts
+    })?;
+    checkpoint("alert state committed");
+    let delivery = goodhart_alerts::deliver(&mut store, &acfg, &reconciled.alerts, &dopts)?;
+    fill_tickets(&store, &mut reconciled.alerts)?;
+    checkpoint("deliveries sent");
+    timings.alerts_ms += t_alerts.elapsed().as_millis() as u64;
+    timings.outputs_ms = t.elapsed().as_millis() as u64;
+    let summary = light(&reconciled, &delivery, &timings)?;
+    let out_dir = set.out_dir().to_path_buf();
+    let mut outputs: Vec<PathBuf> = crate::outputs::OUTPUT_FILES
+        .iter()
+        .map(|n| out_dir.join(n))
+        .collect();
+    if run.ingest.counts.rows_quarantined == 0 {
+        outputs.retain(|p| !p.ends_with("quarantine.parquet"));
+    }
+    set.publish()?;
+    checkpoint("output set published");
 
     // Rolling backup of the state after a successful run (never in a dry run).
     if !opts.dry_run {
-        StateStore::open(&opts.state_dir)?.backup(opts.now, acfg.alerts.keep_backups as usize)?;
+        store.backup(opts.now, acfg.alerts.keep_backups as usize)?;
     }
 
     Ok(ScanOutcome {
@@ -562,79 +873,70 @@ pub fn scan(
     })
 }
 
-/// Runs the alert lifecycle and the deliveries. A dry run works on a throwaway
-/// copy of the state database, so it changes nothing.
-fn lifecycle(
-    candidates: &[AlertCandidate],
-    acfg: &AlertsConfig,
-    opts: &ScanOptions,
-) -> Result<
-    (
-        goodhart_alerts::Reconciled,
-        DeliveryReport,
-        Option<SyncReport>,
-    ),
-    Error,
-> {
-    let scratch;
-    let state_dir = if opts.dry_run {
-        scratch = tempfile::tempdir().map_err(|source| Error::Write {
-            path: std::env::temp_dir(),
-            source,
-        })?;
-        // The database and, after an unclean stop, its write-ahead log.
-        for suffix in ["", "-wal"] {
-            let name = format!("{}{suffix}", goodhart_alerts::STATE_FILE);
-            let db = opts.state_dir.join(&name);
-            if db.is_file() {
-                std::fs::copy(&db, scratch.path().join(&name)).map_err(|source| Error::Write {
-                    path: db.clone(),
-                    source,
-                })?;
-            }
-        }
-        scratch.path().to_path_buf()
-    } else {
-        opts.state_dir.clone()
-    };
-    let mut store = StateStore::open_with(&state_dir, opts.state_mode())?;
-    let mut dopts = DeliverOptions::from_config(acfg, opts.now);
-    dopts.dry_run = opts.dry_run;
-    // Verdicts from resolved Jira tickets first, so tonight's lifecycle honours them.
-    let jira_sync = match (&acfg.jira, opts.dry_run) {
-        (Some(_), false) => Some(goodhart_alerts::sync_jira_verdicts(
-            &mut store,
-            acfg,
-            &dopts,
-            opts.window.as_of,
-        )?),
-        _ => None,
-    };
-    let mut reconciled = store.reconcile(candidates, opts.window.as_of, &acfg.policy())?;
-    let delivery = goodhart_alerts::deliver(&mut store, acfg, &reconciled.alerts, &dopts)?;
-    for a in &mut reconciled.alerts {
+fn tallies(alerts: &[goodhart_alerts::Alert]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let mut by_sev: BTreeMap<String, u64> = BTreeMap::new();
+    let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
+    for a in alerts {
+        *by_sev
+            .entry(a.candidate.severity.as_str().to_string())
+            .or_default() += 1;
+        *by_status.entry(a.status.as_str().to_string()).or_default() += 1;
+    }
+    (by_sev, by_status)
+}
+
+/// `alerts.jsonl`: one alert per line (the bytes `goodhart_alerts::write_jsonl` writes).
+fn jsonl(alerts: &[goodhart_alerts::Alert]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in alerts {
+        serde_json::to_writer(&mut out, a).expect("an alert serialises");
+        out.push(b'\n');
+    }
+    out
+}
+
+fn fill_tickets(store: &StateStore, alerts: &mut [goodhart_alerts::Alert]) -> Result<(), Error> {
+    for a in alerts {
         if a.ticket.is_none() {
             a.ticket = store.ticket(&a.fingerprint)?;
         }
     }
-    Ok((reconciled, delivery, jira_sync))
+    Ok(())
 }
 
-/// Writes bytes atomically (temporary sibling, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let err = |source| Error::Write {
-        path: path.to_path_buf(),
+/// The state store of a scan. A dry run works on a throwaway copy of the
+/// state database (returned with it, to live as long as the store), so it
+/// changes nothing.
+fn open_state(opts: &ScanOptions) -> Result<(Option<tempfile::TempDir>, StateStore), Error> {
+    if !opts.dry_run {
+        return Ok((
+            None,
+            StateStore::open_with(&opts.state_dir, opts.state_mode())?,
+        ));
+    }
+    let scratch = tempfile::tempdir().map_err(|source| Error::Write {
+        path: std::env::temp_dir(),
         source,
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    std::io::Write::write_all(&mut tmp, bytes).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    tmp.persist(path).map_err(|e| err(e.error))?;
-    Ok(())
+    })?;
+    // The database and, after an unclean stop, its write-ahead log.
+    for suffix in ["", "-wal"] {
+        let name = format!("{}{suffix}", goodhart_alerts::STATE_FILE);
+        let db = opts.state_dir.join(&name);
+        if db.is_file() {
+            std::fs::copy(&db, scratch.path().join(&name)).map_err(|source| Error::Write {
+                path: db.clone(),
+                source,
+            })?;
+        }
+    }
+    let store = StateStore::open_with(scratch.path(), opts.state_mode())?;
+    Ok((Some(scratch), store))
+}
+
+/// Writes bytes atomically: [`goodhart_io::write_bytes_atomic`] (temporary
+/// sibling with the umask's mode, fsync, rename, fsync of the directory).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    Ok(goodhart_io::write_bytes_atomic(path, bytes)?)
 }
 
 fn col_u64(b: &RecordBatch, name: &str, i: usize) -> Option<u64> {
@@ -656,6 +958,7 @@ fn report_data(
     window: Window,
     by_sev: &BTreeMap<String, u64>,
     alerts: &[goodhart_alerts::Alert],
+    completeness: &Completeness,
 ) -> ReportData {
     let status: BTreeMap<&str, &str> = alerts
         .iter()
@@ -701,5 +1004,10 @@ fn report_data(
         users,
         pattern_prevalence,
         top_users: 50,
+        warnings: completeness
+            .warning()
+            .into_iter()
+            .chain(run.skipped.iter().cloned())
+            .collect(),
     }
 }

@@ -141,6 +141,7 @@ fn fixture() -> ReportData {
             ("trivial_padding".into(), 1),
         ],
         top_users: 25,
+        warnings: Vec::new(),
     }
 }
 

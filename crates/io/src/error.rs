@@ -26,6 +26,31 @@ pub enum IoError {
         /// The directory given.
         path: PathBuf,
     },
+    /// An input path is a FIFO, socket or device, which goodhart never opens.
+    #[error(
+        "{}: {kind}, not a regular file; goodhart never opens one (reading a FIFO would wait \
+         forever). Fix: pass the events .parquet file or the directory that holds them.",
+        .path.display()
+    )]
+    NotRegularFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is (e.g. `a FIFO (named pipe)`).
+        kind: &'static str,
+    },
+    /// A symbolic link leads back to itself or to one of its own parent directories.
+    #[error(
+        "{}: symbolic link loop (it points to {}, which leads back to the link itself). \
+         Fix: remove the link or point it outside the input directory.",
+        .link.display(),
+        .target.display()
+    )]
+    SymlinkLoop {
+        /// The link.
+        link: PathBuf,
+        /// What the link points to.
+        target: PathBuf,
+    },
     /// A file could not be opened as Parquet (bad magic bytes, corrupt footer).
     #[error(
         "{}: not a Parquet file ({detail}). Fix: pass Parquet files only, or re-export this file \
@@ -50,6 +75,36 @@ pub enum IoError {
         /// The reader's error.
         #[source]
         source: parquet::errors::ParquetError,
+    },
+    /// Bytes inside an input file cannot be decoded (a garbled page, invalid
+    /// UTF-8 in a string column): bad input, which a retry will not fix.
+    #[error(
+        "{}: row group {row_group}{}: cannot decode the data ({detail}). Fix: the file is \
+         corrupt; re-export it from the source, or move it out of the input directory.",
+        .path.display(),
+        .column.as_ref().map(|c| format!(", column {c}")).unwrap_or_default()
+    )]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The row group (0-based) that failed.
+        row_group: usize,
+        /// The column that failed on its own, when one does.
+        column: Option<String>,
+        /// What the decoder said (the cause, given once: it is not also a `source`).
+        detail: String,
+    },
+    /// The roster lists a user more than once.
+    #[error(
+        "roster: user {user:?} is listed {} times ({}). Fix: keep one row per user in the roster",
+        .rows.len(),
+        .rows.join(", ")
+    )]
+    DuplicateRosterUser {
+        /// The user id.
+        user: String,
+        /// Where: `file row N` for each occurrence (rows 0-based).
+        rows: Vec<String>,
     },
     /// A file system operation failed.
     #[error("{}: {source}. Fix: check the path exists and is readable/writable.", .path.display())]

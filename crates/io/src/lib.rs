@@ -72,9 +72,14 @@ mod error;
 mod read;
 mod write;
 
-pub use discover::{discover, discover_all, DateWindow, Discovered, EventFile};
+pub use discover::{
+    dedup_identical, discover, discover_all, DateWindow, Discovered, EventFile, Skipped,
+};
 pub use error::IoError;
 pub use read::{
-    count_rows, fold_dataset, fold_events, validate, Ingested, ReadOptions, DEFAULT_BATCH_SIZE,
+    count_rows, date_range, fold_dataset, fold_events, validate, write_quarantine, Ingested,
+    ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
 };
-pub use write::{read_parquet, read_roster, write_parquet_atomic};
+pub use write::{
+    read_parquet, read_roster, sync_dir, write_atomic, write_bytes_atomic, write_parquet_atomic,
+};

@@ -4,6 +4,7 @@ use crate::discover::{discover_all, DateWindow, EventFile};
 use crate::error::{io_err, IoError};
 use crate::write::write_parquet_atomic;
 use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
 use goodhart_schema::{
     check_events_schema, normalize_at, quarantine_schema, Counts, EventBatch, FileReport,
     IngestReport, Presence, ValidateOptions,
@@ -11,7 +12,7 @@ use goodhart_schema::{
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::ProjectionMask;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use rayon::prelude::*;
 use std::fs::File;
 use std::path::Path;
@@ -34,6 +35,13 @@ pub struct ReadOptions<'a> {
     /// data quarantines most rows as `outside_window`), so set it to `false`
     /// when they will not be written; the report counts them either way.
     pub keep_quarantine: bool,
+    /// With [`ReadOptions::keep_quarantine`]: a directory where each unit of
+    /// work streams its quarantined rows (`q-<unit>.parquet`, one row group
+    /// per batch) instead of keeping them in memory, so that peak memory does
+    /// not grow with the number of rows set aside. They are listed in
+    /// [`Ingested::quarantine_spilled`]; [`write_quarantine`] turns them into
+    /// the quarantine file. The caller creates and removes the directory.
+    pub quarantine_spill: Option<&'a Path>,
 }
 
 impl Default for ReadOptions<'_> {
@@ -43,6 +51,7 @@ impl Default for ReadOptions<'_> {
             batch_size: DEFAULT_BATCH_SIZE,
             progress: None,
             keep_quarantine: true,
+            quarantine_spill: None,
         }
     }
 }
@@ -54,6 +63,7 @@ impl std::fmt::Debug for ReadOptions<'_> {
             .field("batch_size", &self.batch_size)
             .field("progress", &self.progress.map(|_| "<callback>"))
             .field("keep_quarantine", &self.keep_quarantine)
+            .field("quarantine_spill", &self.quarantine_spill)
             .finish()
     }
 }
@@ -68,6 +78,9 @@ pub struct Ingested<A> {
     /// Quarantined rows in [`quarantine_schema`] form, sorted by
     /// `(source_file, row_index)`.
     pub quarantine: Vec<RecordBatch>,
+    /// With [`ReadOptions::quarantine_spill`]: the files holding the
+    /// quarantined rows instead, in `(source_file, row_index)` order.
+    pub quarantine_spilled: Vec<std::path::PathBuf>,
     /// Which optional columns any file had.
     pub presence: Presence,
 }
@@ -121,45 +134,162 @@ pub fn count_rows(files: &[EventFile]) -> Result<u64, IoError> {
     Ok(open_all(files)?.iter().map(|m| m.rows).sum())
 }
 
+/// The UTC days the events of `files` span, from the Parquet footers: the
+/// min/max statistics of each row group's `ts` column, or, for a file
+/// without them, its `date=` partition. `None` when neither is known.
+/// No data page is read, so this is cheap enough for an error message
+/// ("the window holds no events; the data covers ... to ...").
+pub fn date_range(files: &[EventFile]) -> Result<Option<(NaiveDate, NaiveDate)>, IoError> {
+    use arrow::datatypes::{DataType, TimeUnit};
+    use parquet::file::statistics::Statistics;
+    let mut range: Option<(NaiveDate, NaiveDate)> = None;
+    let mut widen = |d: NaiveDate| {
+        range = Some(match range {
+            None => (d, d),
+            Some((a, b)) => (a.min(d), b.max(d)),
+        });
+    };
+    for f in files {
+        let file = File::open(&f.path).map_err(io_err(&f.path))?;
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+            IoError::NotParquet {
+                path: f.path.clone(),
+                detail: e.to_string(),
+            }
+        })?;
+        let to_us: Option<fn(i64) -> i64> = match meta.schema().field_with_name("ts") {
+            Ok(field) => match field.data_type() {
+                DataType::Timestamp(TimeUnit::Second, _) => Some(|v| v.saturating_mul(1_000_000)),
+                DataType::Timestamp(TimeUnit::Millisecond, _) => Some(|v| v.saturating_mul(1_000)),
+                DataType::Timestamp(TimeUnit::Microsecond, _) => Some(|v| v),
+                DataType::Timestamp(TimeUnit::Nanosecond, _) => Some(|v| v / 1_000),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        let leaf = (0..meta.parquet_schema().num_columns())
+            .find(|&i| meta.parquet_schema().column(i).path().string() == "ts");
+        let mut found = false;
+        if let (Some(to_us), Some(leaf)) = (to_us, leaf) {
+            for rg in meta.metadata().row_groups() {
+                if let Some(Statistics::Int64(s)) = rg.column(leaf).statistics() {
+                    for v in [s.min_opt(), s.max_opt()].into_iter().flatten() {
+                        if let Some(t) = chrono::DateTime::from_timestamp_micros(to_us(*v)) {
+                            widen(t.date_naive());
+                            found = true;
+                        }
+                    }
+                }
+            }
+        }
+        if !found {
+            if let Some(d) = f.date {
+                widen(d);
+            }
+        }
+    }
+    Ok(range)
+}
+
 /// One unit of work's output, keyed by its position in the global unit order.
 struct UnitOut {
     unit: usize,
     counts: Counts,
     quarantine: Vec<RecordBatch>,
+    spilled: Option<std::path::PathBuf>,
+}
+
+/// The quarantined rows of one unit of work, kept or streamed to a spill file.
+enum Sink {
+    Memory(Vec<RecordBatch>),
+    Spill {
+        dir: std::path::PathBuf,
+        unit: usize,
+        writer: Option<(std::path::PathBuf, ArrowWriter<File>)>,
+    },
+}
+
+impl Sink {
+    fn push(&mut self, batch: RecordBatch) -> Result<(), IoError> {
+        match self {
+            Sink::Memory(v) => v.push(batch),
+            Sink::Spill { dir, unit, writer } => {
+                if writer.is_none() {
+                    let path = dir.join(format!("q-{unit:010}.parquet"));
+                    let file = File::create(&path).map_err(io_err(&path))?;
+                    // Uncompressed: a scratch file read back once.
+                    let w = ArrowWriter::try_new(file, quarantine_schema(), None)
+                        .map_err(|e| spill_err(&path, e))?;
+                    *writer = Some((path, w));
+                }
+                let (path, w) = writer.as_mut().expect("created above");
+                w.write(&batch).map_err(|e| spill_err(path, e))?;
+                // One row group per batch, so the batches come back as they were.
+                w.flush().map_err(|e| spill_err(path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(Vec<RecordBatch>, Option<std::path::PathBuf>), IoError> {
+        match self {
+            Sink::Memory(v) => Ok((v, None)),
+            Sink::Spill { writer: None, .. } => Ok((Vec::new(), None)),
+            Sink::Spill {
+                writer: Some((path, w)),
+                ..
+            } => {
+                w.close().map_err(|e| spill_err(&path, e))?;
+                Ok((Vec::new(), Some(path)))
+            }
+        }
+    }
+}
+
+fn spill_err(path: &Path, e: parquet::errors::ParquetError) -> IoError {
+    IoError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn read_unit<A>(
     file: &EventFile,
     fm: &FileMeta,
-    group: usize,
-    first_row: u64,
+    (unit, group, first_row): (usize, usize, u64),
     opts: &ReadOptions<'_>,
     acc: &mut A,
     fold: &(impl Fn(&mut A, &EventBatch) + Sync),
-) -> Result<(Counts, Vec<RecordBatch>), IoError> {
+) -> Result<(Counts, Vec<RecordBatch>, Option<std::path::PathBuf>), IoError> {
     let handle = File::open(&file.path).map_err(io_err(&file.path))?;
-    let read_err = |source| IoError::Read {
+    let corrupt = |detail: String| IoError::Corrupt {
         path: file.path.clone(),
-        source,
+        row_group: group,
+        column: bad_column(file, fm, group, opts.batch_size),
+        detail,
     };
     let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, fm.meta.clone())
         .with_projection(fm.mask.clone())
         .with_row_groups(vec![group])
         .with_batch_size(opts.batch_size)
         .build()
-        .map_err(read_err)?;
+        .map_err(|e| corrupt(e.to_string()))?;
     let vopts = ValidateOptions {
         window: opts.window.map(DateWindow::as_tuple),
     };
     let mut row = first_row;
     let mut counts = Counts::default();
-    let mut quarantine = Vec::new();
+    let mut quarantine = match opts.quarantine_spill {
+        Some(dir) if opts.keep_quarantine => Sink::Spill {
+            dir: dir.to_path_buf(),
+            unit,
+            writer: None,
+        },
+        _ => Sink::Memory(Vec::new()),
+    };
     for batch in reader {
-        let batch = batch.map_err(|e| IoError::Read {
-            path: file.path.clone(),
-            source: e.into(),
-        })?;
+        let batch = batch.map_err(|e| corrupt(e.to_string()))?;
         let n = batch.num_rows() as u64;
         let out = normalize_at(&batch, &vopts, &file.label, row)?;
         row += n;
@@ -168,13 +298,42 @@ fn read_unit<A>(
         }
         counts.add(&out.counts);
         if opts.keep_quarantine && out.quarantine.num_rows() > 0 {
-            quarantine.push(out.quarantine);
+            quarantine.push(out.quarantine)?;
         }
         if let Some(p) = opts.progress {
             p(n);
         }
     }
-    Ok((counts, quarantine))
+    let (kept, spilled) = quarantine.finish()?;
+    Ok((counts, kept, spilled))
+}
+
+/// The first projected column of row group `group` that fails to decode on
+/// its own (`None` when each decodes alone): called only after a decode
+/// error, to name the column in the message.
+fn bad_column(file: &EventFile, fm: &FileMeta, group: usize, batch_size: usize) -> Option<String> {
+    let schema = fm.meta.parquet_schema();
+    let roots: Vec<usize> = (0..schema.root_schema().get_fields().len())
+        .filter(|&i| {
+            // A root is projected when any of its leaves is.
+            (0..schema.num_columns())
+                .any(|leaf| schema.get_column_root_idx(leaf) == i && fm.mask.leaf_included(leaf))
+        })
+        .collect();
+    roots.into_iter().find_map(|root| {
+        let handle = File::open(&file.path).ok()?;
+        let name = schema.root_schema().get_fields()[root].name().to_string();
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, fm.meta.clone())
+            .with_projection(ProjectionMask::roots(schema, [root]))
+            .with_row_groups(vec![group])
+            .with_batch_size(batch_size)
+            .build();
+        let failed = match reader {
+            Err(_) => true,
+            Ok(mut r) => r.any(|b| b.is_err()),
+        };
+        failed.then_some(name)
+    })
 }
 
 /// Reads, validates and folds every event of `files` in one parallel pass.
@@ -238,12 +397,19 @@ pub fn fold_events<A: Send>(
         .try_fold(
             || (init(), Vec::<UnitOut>::new()),
             |(mut acc, mut outs), (ui, &(fi, g, first))| {
-                let (counts, quarantine) =
-                    read_unit(&owned[fi], &metas[fi], g, first, opts, &mut acc, &fold)?;
+                let (counts, quarantine, spilled) = read_unit(
+                    &owned[fi],
+                    &metas[fi],
+                    (ui, g, first),
+                    opts,
+                    &mut acc,
+                    &fold,
+                )?;
                 outs.push(UnitOut {
                     unit: ui,
                     counts,
                     quarantine,
+                    spilled,
                 });
                 Ok::<_, IoError>((acc, outs))
             },
@@ -259,9 +425,11 @@ pub fn fold_events<A: Send>(
 
     let mut per_file: Vec<Counts> = vec![Counts::default(); owned.len()];
     let mut quarantine = Vec::new();
+    let mut quarantine_spilled = Vec::new();
     for o in outs {
         per_file[units[o.unit].0].add(&o.counts);
         quarantine.extend(o.quarantine);
+        quarantine_spilled.extend(o.spilled);
     }
     let reports = owned
         .iter()
@@ -278,6 +446,7 @@ pub fn fold_events<A: Send>(
         value,
         report: IngestReport::from_files(reports, 0),
         quarantine,
+        quarantine_spilled,
         presence,
     })
 }
@@ -309,14 +478,183 @@ pub fn validate(
     window: Option<DateWindow>,
     quarantine_out: Option<&Path>,
 ) -> Result<IngestReport, IoError> {
+    let spill = quarantine_out.map(SpillDir::beside).transpose()?;
     let opts = ReadOptions {
         window,
         keep_quarantine: quarantine_out.is_some(),
+        quarantine_spill: spill.as_ref().map(|s| s.0.as_path()),
         ..ReadOptions::default()
     };
     let out = fold_dataset(path, &opts, || (), |_, _| {}, |_, _| {})?;
     if let Some(q) = quarantine_out {
-        write_parquet_atomic(q, quarantine_schema(), &out.quarantine)?;
+        write_quarantine(q, &out.quarantine, &out.quarantine_spilled)?;
     }
     Ok(out.report)
+}
+
+/// A scratch directory for quarantine spill files, beside an output file
+/// (same file system, not a RAM-backed /tmp), removed when dropped.
+#[derive(Debug)]
+pub struct SpillDir(pub std::path::PathBuf);
+
+impl SpillDir {
+    /// `.<name>.spill-<pid>` beside `path`.
+    pub fn beside(path: &Path) -> Result<SpillDir, IoError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let spill = dir.join(format!(".{name}.spill-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&spill);
+        std::fs::create_dir_all(&spill).map_err(io_err(&spill))?;
+        Ok(SpillDir(spill))
+    }
+}
+
+impl Drop for SpillDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Writes the quarantine file from [`Ingested::quarantine`] (in memory) or
+/// [`Ingested::quarantine_spilled`] (streamed back batch by batch, so memory
+/// holds one row group of the output at a time). Both give the bytes
+/// [`write_parquet_atomic`] writes for the same rows.
+pub fn write_quarantine(
+    dest: &Path,
+    batches: &[RecordBatch],
+    spilled: &[std::path::PathBuf],
+) -> Result<(), IoError> {
+    if spilled.is_empty() {
+        return write_parquet_atomic(dest, quarantine_schema(), batches);
+    }
+    crate::write::write_atomic(dest, |file| {
+        let werr = |e| spill_err(dest, e);
+        let mut w = ArrowWriter::try_new(
+            file,
+            quarantine_schema(),
+            Some(crate::write::writer_properties()),
+        )
+        .map_err(werr)?;
+        for b in batches {
+            w.write(b).map_err(werr)?;
+        }
+        for p in spilled {
+            let f = File::open(p).map_err(io_err(p))?;
+            let meta = ArrowReaderMetadata::load(&f, ArrowReaderOptions::new())
+                .map_err(|e| spill_err(p, e))?;
+            for rg in 0..meta.metadata().num_row_groups() {
+                let rows = meta.metadata().row_group(rg).num_rows().max(1) as usize;
+                let f = File::open(p).map_err(io_err(p))?;
+                let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+                    .with_row_groups(vec![rg])
+                    .with_batch_size(rows)
+                    .build()
+                    .map_err(|e| spill_err(p, e))?;
+                for b in reader {
+                    let b = b.map_err(|e| spill_err(p, e.into()))?;
+                    w.write(&b).map_err(werr)?;
+                }
+            }
+        }
+        w.into_inner().map_err(werr)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use std::sync::Arc;
+
+    /// An events file whose `session_id` values hold `é` (C3 A9), plain-encoded
+    /// and uncompressed, with every `C3 A9` then replaced by `FF FE`: the pages
+    /// stay well-formed, the strings are no longer UTF-8.
+    fn file_with_invalid_utf8(path: &Path) {
+        let n = 100;
+        let batch = RecordBatch::try_from_iter([
+            (
+                "ts",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(0..n)) as ArrayRef,
+            ),
+            (
+                "user_id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("u{i}")),
+                )) as _,
+            ),
+            (
+                "session_id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..n).map(|i| format!("s-\u{e9}\u{e9}-{i}")),
+                )) as _,
+            ),
+            (
+                "event",
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "request"))) as _,
+            ),
+            (
+                "output_tokens",
+                Arc::new(Int64Array::from_iter_values(0..n)) as _,
+            ),
+        ])
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
+            .build();
+        let mut bytes = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        let mut hits = 0;
+        for i in 0..bytes.len() - 1 {
+            if bytes[i] == 0xC3 && bytes[i + 1] == 0xA9 {
+                bytes[i] = 0xFF;
+                bytes[i + 1] = 0xFE;
+                hits += 1;
+            }
+        }
+        assert!(hits >= 2 * n as usize, "{hits}");
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn invalid_utf8_names_file_row_group_and_column_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.parquet");
+        file_with_invalid_utf8(&path);
+        let files = vec![EventFile::from_path(&path)];
+        let e =
+            fold_events(&files, &ReadOptions::default(), || (), |_, _| {}, |_, _| {}).unwrap_err();
+        match &e {
+            IoError::Corrupt {
+                row_group, column, ..
+            } => {
+                assert_eq!(*row_group, 0);
+                assert_eq!(column.as_deref(), Some("session_id"));
+            }
+            other => panic!("not Corrupt: {other}"),
+        }
+        let m = e.to_string();
+        assert!(
+            m.contains("bad.parquet") && m.contains("row group 0"),
+            "{m}"
+        );
+        assert!(m.contains("column session_id"), "{m}");
+        // The cause is in the message once, and not repeated by a `source` chain.
+        assert!(std::error::Error::source(&e).is_none());
+        assert_eq!(
+            m.matches("UTF").count().max(m.matches("utf").count()),
+            1,
+            "{m}"
+        );
+    }
 }

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writer settings: zstd, and a fixed `created_by` so that the same batches
 /// always give the same bytes (parquet-rs writes no timestamps).
-fn writer_properties() -> WriterProperties {
+pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_created_by(format!("goodhart {}", env!("CARGO_PKG_VERSION")))
@@ -49,34 +49,70 @@ fn temp_sibling(path: &Path) -> Result<(PathBuf, File), IoError> {
     }
 }
 
-/// Writes `batches` to `path` as one Parquet file, atomically.
+/// Writes a file atomically: the one helper behind every goodhart output.
 ///
-/// The data goes to a temporary file in the same directory, is flushed to
-/// disk, then renamed over `path`: readers see the old file or the new one,
-/// never half a file. zstd compression; the bytes depend only on the schema
-/// and the batches (no timestamps are written). Every batch must have
-/// `schema`.
-pub fn write_parquet_atomic(
+/// `write` fills a new temporary sibling of `path` (`.<name>.<pid>.<n>.tmp`,
+/// created with mode `0666` minus the process umask, like any file the user
+/// creates, so all outputs get the same mode) and returns it; the file is
+/// flushed to disk (`fsync`), renamed over `path`, and the directory is
+/// flushed too, so after a crash `path` holds the old bytes or the new
+/// ones, never a mix. On failure the temporary file is removed.
+pub fn write_atomic(
     path: &Path,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
+    write: impl FnOnce(File) -> Result<File, IoError>,
 ) -> Result<(), IoError> {
     let (tmp, file) = temp_sibling(path)?;
     let result = (|| {
-        let werr = |e: parquet::errors::ParquetError| IoError::Write {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let file =
-            write_columns_parallel(file, schema, batches, writer_properties()).map_err(werr)?;
+        let file = write(file)?;
         file.sync_all().map_err(io_err(&tmp))?;
         drop(file);
-        std::fs::rename(&tmp, path).map_err(io_err(path))
+        std::fs::rename(&tmp, path).map_err(io_err(path))?;
+        sync_dir(tmp.parent().unwrap_or(Path::new(".")))
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// [`write_atomic`] of a byte string.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    write_atomic(path, |mut f| {
+        f.write_all(bytes).map_err(io_err(path))?;
+        Ok(f)
+    })
+}
+
+/// Flushes a directory's entries (new names, renames) to disk.
+pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Writes `batches` to `path` as one Parquet file, atomically ([`write_atomic`]).
+///
+/// Readers see the old file or the new one, never half a file. zstd
+/// compression; the bytes depend only on the schema and the batches (no
+/// timestamps are written). Every batch must have `schema`.
+pub fn write_parquet_atomic(
+    path: &Path,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<(), IoError> {
+    write_atomic(path, |file| {
+        write_columns_parallel(file, schema, batches, writer_properties()).map_err(|e| {
+            IoError::Write {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }
+        })
+    })
 }
 
 /// Writes `batches` as Parquet with the columns of each row group encoded
@@ -180,19 +216,39 @@ pub fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, IoError> {
 
 /// Reads the roster (`users.parquet`, or a directory of roster Parquet files).
 ///
-/// See [`goodhart_schema::roster_from_batches`] for the accepted columns.
-/// When a user id appears more than once, the first occurrence (in path
-/// order, then row order) wins.
+/// See [`goodhart_schema::roster_from_batches`] for the accepted columns. A
+/// user id listed more than once (in one file or across files) is an
+/// [`IoError::DuplicateRosterUser`] naming the user and every row: which
+/// team counts would otherwise be a silent guess.
 pub fn read_roster(path: &Path) -> Result<Roster, IoError> {
+    use arrow::array::AsArray;
     let files = discover_all(path, None)?.files;
     let mut entries = Vec::new();
+    let mut rows_of: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for f in &files {
         let batches = read_parquet(&f.path)?;
         let r = roster_from_batches(&batches, &f.label)?;
-        if files.len() == 1 {
-            return Ok(r);
+        let mut row = 0u64;
+        for b in &batches {
+            // roster_from_batches checked the column exists and is text-like.
+            if let Some(c) = b.column_by_name("user_id") {
+                if let Ok(c) = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8) {
+                    for u in c.as_string::<i32>().iter() {
+                        if let Some(u) = u {
+                            rows_of
+                                .entry(u.to_string())
+                                .or_default()
+                                .push(format!("{} row {row}", f.label));
+                        }
+                        row += 1;
+                    }
+                }
+            }
         }
         entries.extend(r.iter().cloned());
+    }
+    if let Some((user, rows)) = rows_of.into_iter().find(|(_, rows)| rows.len() > 1) {
+        return Err(IoError::DuplicateRosterUser { user, rows });
     }
     Ok(Roster::new(entries))
 }
@@ -258,5 +314,32 @@ mod tests {
         let ours =
             write_columns_parallel(Vec::new(), schema.clone(), &[], writer_properties()).unwrap();
         assert_eq!(ours, reference(schema, &[], writer_properties()));
+    }
+
+    #[test]
+    fn a_roster_listing_a_user_twice_is_refused_naming_user_and_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users.parquet");
+        let b = RecordBatch::try_from_iter([
+            (
+                "user_id",
+                Arc::new(StringArray::from(vec!["alice", "bob", "alice"])) as ArrayRef,
+            ),
+            (
+                "team",
+                Arc::new(StringArray::from(vec!["infra", "web", "data"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        write_parquet_atomic(&path, b.schema(), &[b]).unwrap();
+        let e = read_roster(&path).unwrap_err();
+        assert!(matches!(e, IoError::DuplicateRosterUser { .. }), "{e}");
+        let m = e.to_string();
+        assert!(m.contains("\"alice\"") && m.contains("2 times"), "{m}");
+        assert!(
+            m.contains("users.parquet row 0") && m.contains("users.parquet row 2"),
+            "{m}"
+        );
+        assert!(!m.contains("bob"), "{m}");
     }
 }
