@@ -243,7 +243,9 @@ fn pseudonymised_tickets_name_nobody_until_whois() {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .find(|w| w.starts_with("p-") && w.len() == 18)
             .unwrap_or_else(|| panic!("no pseudonym in {text}"));
-        let out = run(goodhart().args(["whois", p, "--state"]).arg(&state));
+        let out = run(goodhart()
+            .args(["whois", p, "--reason", "integration test", "--state"])
+            .arg(&state));
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         resolved.insert(stdout(&out).trim().to_string());
     }

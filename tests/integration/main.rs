@@ -5,5 +5,6 @@
 
 mod cli;
 mod jira;
+mod privacy;
 mod scan;
 mod util;

@@ -74,18 +74,23 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 mod config;
 pub mod deliver;
 mod error;
+pub mod inventory;
 pub mod jira;
 mod model;
 mod privacy;
+pub mod retention;
 mod store;
+mod subject;
 pub mod webhook;
 
+pub use audit::{Actor, AuditEntry, AuditVerification, Reidentified};
 pub use config::{
     default_toml, AlertsConfig, AlertsSection, EnvSource, JiraConfig, LifecyclePolicy, PriorityMap,
-    PrivacyConfig, Secret, WebhookConfig,
+    PrivacyConfig, Secret, WebhookConfig, DEFAULT_MIN_GROUP_SIZE,
 };
 pub use deliver::{
     deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery, DEFAULT_LOCK_TIMEOUT,
@@ -96,8 +101,10 @@ pub use model::{
     AlertStatus, Evidence, Severity, Window,
 };
 pub use privacy::{pseudonym, Pseudonymizer};
+pub use retention::{purge_outputs, PurgeReport, RetentionConfig};
 pub use store::{
     Action, AlertRecord, AlertState, OutboxEntry, OutboxState, Reconciled, Sink, StateStore,
     Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
+pub use subject::{DeliveryRow, FeedbackRow, RequestRow, SubjectState};
 pub use webhook::{secret_key, sign_webhook, verify_signature};

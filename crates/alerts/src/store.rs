@@ -20,13 +20,14 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 1;
+pub const STATE_SCHEMA_VERSION: i64 = 2;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial schema: alerts, outbox, feedback, pseudonyms",
-    r#"
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial schema: alerts, outbox, feedback, pseudonyms",
+        r#"
 CREATE TABLE alerts (
     fingerprint   TEXT PRIMARY KEY,
     user_id       TEXT NOT NULL,
@@ -72,7 +73,13 @@ CREATE TABLE fingerprint_aliases (
     fingerprint TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        "privacy: hash-chained audit log, four-eyes re-identification requests",
+        crate::audit::MIGRATION_SQL,
+    ),
+];
 
 /// A human verdict on an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -477,6 +484,11 @@ impl StateStore {
         self.conn
             .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
             .map_err(|e| self.sql(e))
+    }
+
+    /// The open connection (for the privacy modules: audit, retention, subject access).
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     pub(crate) fn sql(&self, e: rusqlite::Error) -> AlertError {
@@ -1062,7 +1074,7 @@ impl StateStore {
     }
 }
 
-fn sql_err(path: &Path, e: rusqlite::Error) -> AlertError {
+pub(crate) fn sql_err(path: &Path, e: rusqlite::Error) -> AlertError {
     if is_write_failure(&e) {
         AlertError::StateNotWritable {
             path: path.to_path_buf(),

@@ -59,6 +59,8 @@
 
 pub mod config;
 mod error;
+pub mod inventory;
+pub mod privacy;
 pub mod report;
 pub mod scan;
 

@@ -287,6 +287,8 @@ pub struct Summary {
     pub alerts_resolved: u64,
     /// Delivery outcome.
     pub delivery: DeliverySummary,
+    /// Small-group suppression and retention figures of this run.
+    pub privacy: crate::privacy::PrivacySummary,
     /// Stage timings (the only part of the outputs that varies between identical runs).
     pub timings_ms: Timings,
 }
@@ -430,6 +432,12 @@ pub fn scan(
     stage("alerts");
     let t = Instant::now();
     let candidates = alert_candidates(&scores, opts.window);
+    // Privacy (#12): small-group suppression of cohort figures in the alerts.
+    let k = acfg.privacy.min_group_size;
+    let sizes = crate::privacy::cohort_sizes(&scores);
+    let mut candidates = candidates;
+    let evidence_withheld =
+        crate::privacy::withhold_small_group_figures(&mut candidates, &sizes, k);
     let (reconciled, delivery) = lifecycle(&candidates, &acfg, opts)?;
     timings.alerts_ms = t.elapsed().as_millis() as u64;
 
@@ -479,10 +487,17 @@ pub fn scan(
             .or_default() += 1;
         *by_status.entry(a.status.as_str().to_string()).or_default() += 1;
     }
-    let report = report_data(&scores, &run, opts.window, &by_sev, &reconciled.alerts);
+    let mut report = report_data(&scores, &run, opts.window, &by_sev, &reconciled.alerts);
+    crate::privacy::protect_report(&mut report, &scores, k);
     crate::report::write_report(&report, &out("report.html"))?;
     outputs.push(out("report.html"));
     timings.outputs_ms = t.elapsed().as_millis() as u64;
+    // Privacy (#12): retention purge of the state and the managed outputs (not in a dry run).
+    let purged = if opts.dry_run {
+        goodhart_alerts::PurgeReport::default()
+    } else {
+        crate::privacy::purge(&acfg, &opts.state_dir, opts.window.as_of, opts.now)?
+    };
 
     let c = &run.ingest.counts;
     let summary = Summary {
@@ -519,6 +534,12 @@ pub fn scan(
         alerts_suppressed: reconciled.suppressed as u64,
         alerts_resolved: reconciled.resolved.len() as u64,
         delivery: DeliverySummary::from(&delivery),
+        privacy: crate::privacy::PrivacySummary {
+            min_group_size: k,
+            cohorts_below_min_group_size: sizes.values().filter(|n| **n < k).count() as u64,
+            evidence_withheld,
+            purged,
+        },
         timings_ms: timings,
     };
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
@@ -656,5 +677,6 @@ fn report_data(
         users,
         pattern_prevalence,
         top_users: 50,
+        min_group_size: crate::report::DEFAULT_MIN_GROUP_SIZE,
     }
 }
