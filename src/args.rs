@@ -36,8 +36,17 @@ pub enum Command {
     Synth(SynthArgs),
     /// Record a reviewer's verdict on an alert.
     Feedback(FeedbackArgs),
-    /// Resolve a pseudonym from an outbound alert back to the user id, session id or cohort.
+    /// Resolve a pseudonym from an outbound alert back to the user id, session id or cohort
+    /// (audited; needs --reason).
     Whois(WhoisArgs),
+    /// Verify or list the re-identification audit log.
+    Audit(crate::privacy_cmd::AuditArgs),
+    /// Delete what is past retention (state rows, managed scan outputs); scans do it too.
+    Purge(crate::privacy_cmd::PurgeArgs),
+    /// Export everything goodhart holds about one person as JSON (data-subject access).
+    SubjectReport(crate::privacy_cmd::SubjectArgs),
+    /// Privacy information: `--inventory` of personal data.
+    Privacy(crate::privacy_cmd::PrivacyArgs),
     /// Print the canonical input schema.
     Schema(SchemaArgs),
     /// Print configuration.
@@ -270,15 +279,38 @@ pub struct FeedbackArgs {
     pub sync: bool,
 }
 
-/// Arguments of `goodhart whois`.
+/// Arguments of `goodhart whois`. Every use is recorded in the state's audit log
+/// (`goodhart audit log`).
 #[derive(Debug, Args)]
 pub struct WhoisArgs {
     /// A pseudonym: `p-0123456789abcdef` (user), `s-…` (session) or `c-…` (cohort).
-    #[arg(value_name = "PSEUDONYM")]
-    pub pseudonym: String,
+    #[arg(
+        value_name = "PSEUDONYM",
+        required_unless_present_any = ["approve", "reveal"],
+        conflicts_with_all = ["approve", "reveal"]
+    )]
+    pub pseudonym: Option<String>,
+    /// Why you need to know who this is (required; recorded in the audit log).
+    #[arg(long, value_name = "TEXT", required_unless_present_any = ["approve", "reveal"])]
+    pub reason: Option<String>,
+    /// Four-eyes mode: request the re-identification; prints a request id.
+    #[arg(long)]
+    pub request: bool,
+    /// Four-eyes mode: approve another person's request (the approver is not shown the id).
+    #[arg(long, value_name = "ID", conflicts_with_all = ["request", "reveal"])]
+    pub approve: Option<String>,
+    /// Four-eyes mode: as the requester, reveal the user of an approved request.
+    #[arg(long, value_name = "ID", conflicts_with = "request")]
+    pub reveal: Option<String>,
+    /// Name recorded as the actor (default: `[privacy] actor`, else the OS user).
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
     /// State directory.
     #[arg(long, value_name = "DIR", default_value = ".goodhart")]
     pub state: PathBuf,
+    /// Configuration file (for `[privacy] four_eyes` and `actor`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Arguments of `goodhart schema`.

@@ -4,6 +4,7 @@
 mod args;
 mod feedback_sync;
 mod import_cmd;
+mod privacy_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -78,6 +79,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Synth(a) => synth(a),
         Command::Feedback(a) => feedback(a),
         Command::Whois(a) => whois(a),
+        Command::Audit(a) => privacy_cmd::audit(a),
+        Command::Purge(a) => privacy_cmd::purge(a),
+        Command::SubjectReport(a) => privacy_cmd::subject_report(a),
+        Command::Privacy(a) => privacy_cmd::privacy(a),
         Command::Schema(a) => {
             match a.format {
                 Format::Text => print!("{}", goodhart::schema::describe_schema()),
@@ -715,19 +720,5 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
 }
 
 fn whois(a: args::WhoisArgs) -> Result<u8> {
-    // Never creates a state: a mistyped --state is an error naming the path.
-    let store =
-        goodhart::alerts::StateStore::open_with(&a.state, goodhart::alerts::OpenMode::MustExist)
-            .map_err(Error::from)?;
-    match store.whois(&a.pseudonym).map_err(Error::from)? {
-        Some(u) => {
-            println!("{u}");
-            Ok(EXIT_OK)
-        }
-        None => Err(usage(format!(
-            "{}: no pseudonym {:?} in this state store. Fix: check the pseudonym and --state",
-            a.state.join(goodhart::alerts::STATE_FILE).display(),
-            a.pseudonym
-        ))),
-    }
+    privacy_cmd::whois(a)
 }

@@ -341,7 +341,9 @@ fn pseudonymised_tickets_name_nobody_until_whois() {
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .find(|w| w.starts_with("p-") && w.len() == 18)
             .unwrap_or_else(|| panic!("no pseudonym in {text}"));
-        let out = run(goodhart().args(["whois", p, "--state"]).arg(&state));
+        let out = run(goodhart()
+            .args(["whois", p, "--reason", "integration test", "--state"])
+            .arg(&state));
         assert_eq!(code(&out), 0, "{}", stderr(&out));
         resolved.insert(stdout(&out).trim().to_string());
     }
@@ -586,7 +588,9 @@ fn pseudonymised_delivery_sends_no_real_user_or_session_id_anywhere() {
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
         .find(|w| w.starts_with("s-") && w.len() == 18)
         .expect("a session pseudonym was sent");
-    let who = run(goodhart().args(["whois", s, "--state"]).arg(&state));
+    let who = run(goodhart()
+        .args(["whois", s, "--reason", "integration test", "--state"])
+        .arg(&state));
     assert_eq!(code(&who), 0, "{}", stderr(&who));
     assert!(
         real.contains(stdout(&who).trim()),

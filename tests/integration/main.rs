@@ -8,6 +8,7 @@ mod fault;
 mod harden;
 mod import;
 mod jira;
+mod privacy;
 mod scan;
 mod state;
 mod util;

@@ -154,7 +154,7 @@ fn whois_with_a_missing_state_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere");
     let out = run(goodhart()
-        .args(["whois", "p-0123456789abcdef", "--state"])
+        .args(["whois", "p-0123456789abcdef", "--reason", "test", "--state"])
         .arg(&missing));
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(

@@ -323,7 +323,19 @@ pub struct PrivacyConfig {
     /// (with `pseudonymize = true`). Default false: team names help route a ticket; turn it on
     /// when teams are small enough, or named such, that the name points at a person.
     pub pseudonymize_cohorts: bool,
+    /// Four-eyes re-identification: `goodhart whois` needs a request and a second person's
+    /// approval. Default false.
+    pub four_eyes: bool,
+    /// Name recorded as the actor in the audit log when `--actor` is not given. Default: the
+    /// OS user.
+    pub actor: Option<String>,
+    /// Team and cohort figures describing fewer than this many people are shown as "< k".
+    /// Default 5.
+    pub min_group_size: usize,
 }
+
+/// Default of [`PrivacyConfig::min_group_size`].
+pub const DEFAULT_MIN_GROUP_SIZE: usize = 5;
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
@@ -331,6 +343,9 @@ impl Default for PrivacyConfig {
             pseudonymize: false,
             key_env: "GOODHART_PSEUDONYM_KEY".into(),
             pseudonymize_cohorts: false,
+            four_eyes: false,
+            actor: None,
+            min_group_size: DEFAULT_MIN_GROUP_SIZE,
         }
     }
 }
@@ -351,6 +366,8 @@ pub struct AlertsConfig {
     pub webhook: Option<WebhookConfig>,
     /// `[privacy]`.
     pub privacy: PrivacyConfig,
+    /// `[retention]`.
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl AlertsConfig {
@@ -366,6 +383,16 @@ impl AlertsConfig {
             return Err(AlertError::Config {
                 setting: "[alerts] max_attempts",
                 reason: "must be at least 1".into(),
+            });
+        }
+        self.retention.validate()?;
+        if self.privacy.min_group_size < 2 {
+            return Err(AlertError::Config {
+                setting: "[privacy] min_group_size",
+                reason: format!(
+                    "is {}; it must be at least 2 (a figure about one person is that person's)",
+                    self.privacy.min_group_size
+                ),
             });
         }
         if self.privacy.pseudonymize && self.privacy.key_env.trim().is_empty() {
@@ -466,6 +493,26 @@ pseudonymize = false
 key_env = "GOODHART_PSEUDONYM_KEY"
 # Also replace cohort (team) names by "c-<16 hex>".
 pseudonymize_cohorts = false
+# Four-eyes re-identification: `goodhart whois --request` + another person's
+# `goodhart whois --approve ID` before the requester's `goodhart whois --reveal ID`.
+# Every whois (granted or refused) is recorded in the hash-chained audit log.
+four_eyes = false
+# Name recorded in the audit log when --actor is not given (default: the OS user).
+# actor = "dpo-office"
+# Team / cohort figures describing fewer people than this are shown as "< k".
+min_group_size = 5
+
+[retention]
+# Resolved alerts, feedback, delivered outbox entries and the pseudonyms of purged
+# alerts are deleted this many days after they were resolved / given / sent (at each
+# scan and by `goodhart purge`). Open alerts and pending deliveries are kept.
+state_days = 180
+# Audit log entries and four-eyes requests (at least state_days).
+audit_days = 1095
+# Managed scan outputs: subdirectories of this root whose summary.json window ended
+# more than outputs_days ago lose the files goodhart wrote. Unset: outputs are yours.
+# outputs_root = "goodhart-out"
+outputs_days = 180
 "#;
 
 /// A secret value (token, key). Its `Debug` and `Display` never show the value.

@@ -171,6 +171,14 @@ pub enum AlertError {
         #[source]
         source: serde_json::Error,
     },
+    /// A privacy control refused the action (re-identification without a reason, four-eyes
+    /// self-approval, unknown request, …). The refusal is recorded in the audit log where
+    /// there is one.
+    #[error("refused: {why}")]
+    Refused {
+        /// Why, and how to proceed.
+        why: String,
+    },
 }
 
 impl AlertError {

@@ -80,20 +80,25 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod audit;
 mod config;
 pub mod deliver;
 mod error;
+pub mod inventory;
 pub mod jira;
 mod model;
 mod privacy;
+pub mod retention;
 mod statefile;
 mod store;
+mod subject;
 pub mod sync;
 pub mod webhook;
 
+pub use audit::{Actor, AuditEntry, AuditVerification, Reidentified};
 pub use config::{
     default_resolution_verdicts, default_toml, AlertsConfig, AlertsSection, EnvSource, JiraConfig,
-    LifecyclePolicy, PriorityMap, PrivacyConfig, Secret, WebhookConfig,
+    LifecyclePolicy, PriorityMap, PrivacyConfig, Secret, WebhookConfig, DEFAULT_MIN_GROUP_SIZE,
 };
 pub use deliver::{
     deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery, DEFAULT_LOCK_TIMEOUT,
@@ -105,10 +110,12 @@ pub use model::{
 };
 pub use privacy::{cohort_pseudonym, pseudonym, session_pseudonym, Pseudonymizer};
 pub use statefile::{list_backups, OpenMode, BACKUP_DIR};
+pub use retention::{purge_outputs, PurgeReport, RetentionConfig};
 pub use store::{
     Action, AlertRecord, AlertState, FeedbackOutcome, OutboxEntry, OutboxState, ReconcileOptions,
     Reconciled, Sink,
     StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
 pub use sync::{sync_jira_verdicts, SyncReport, SyncedVerdict, SYNC_JQL};
+pub use subject::{DeliveryRow, FeedbackRow, RequestRow, SubjectState};
 pub use webhook::{secret_key, sign_webhook, verify_signature};

@@ -24,13 +24,13 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 2;
+pub const STATE_SCHEMA_VERSION: i64 = 3;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
 ///
 /// The `pseudonyms` table maps every pseudonym to the real value it stands for: user ids
 /// (`p-…`), session ids (`s-…`) and cohort names (`c-…`); the prefix tells the kind.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "initial schema: alerts, outbox, feedback, pseudonyms",
@@ -85,6 +85,11 @@ CREATE TABLE fingerprint_aliases (
         2,
         "feedback.source: where a verdict came from (NULL: the CLI; jira:<KEY>: a resolved ticket)",
         "ALTER TABLE feedback ADD COLUMN source TEXT;",
+    ),
+    (
+        3,
+        "privacy: hash-chained audit log, four-eyes re-identification requests",
+        crate::audit::MIGRATION_SQL,
     ),
 ];
 
@@ -536,6 +541,11 @@ impl StateStore {
         self.conn
             .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
             .map_err(|e| self.sql(e))
+    }
+
+    /// The open connection (for the privacy modules: audit, retention, subject access).
+    pub(crate) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
     }
 
     pub(crate) fn sql(&self, e: rusqlite::Error) -> AlertError {
@@ -1235,7 +1245,7 @@ impl StateStore {
     }
 }
 
-fn sql_err(path: &Path, e: rusqlite::Error) -> AlertError {
+pub(crate) fn sql_err(path: &Path, e: rusqlite::Error) -> AlertError {
     if is_write_failure(&e) {
         AlertError::StateNotWritable {
             path: path.to_path_buf(),

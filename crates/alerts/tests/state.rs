@@ -248,12 +248,14 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
     {
         let c = rusqlite::Connection::open(dir.path().join(STATE_FILE)).unwrap();
         c.execute_batch(
-            "ALTER TABLE feedback DROP COLUMN source; DELETE FROM schema_version WHERE version = 2;",
+            "ALTER TABLE feedback DROP COLUMN source; \
+             DROP TABLE audit_log; DROP TABLE audit_anchor; DROP TABLE reid_requests; \
+             DELETE FROM schema_version WHERE version >= 2;",
         )
         .unwrap();
     }
     let store = StateStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.schema_version().unwrap(), goodhart_alerts::STATE_SCHEMA_VERSION);
     assert_eq!(
         store.suppressed_until(&fp, day(10)).unwrap(),
         Some(day(9) + chrono::Days::new(90))

@@ -34,6 +34,8 @@ pub struct Config {
     pub webhook: Option<WebhookConfig>,
     /// `[privacy]`.
     pub privacy: PrivacyConfig,
+    /// `[retention]`.
+    pub retention: goodhart_alerts::RetentionConfig,
 }
 
 /// `[scan]`: which days are analysed.
@@ -342,9 +344,12 @@ impl Config {
         self.feature_options(None, 28)
             .map_err(|m| bad("[features]", m))?;
         self.score_options().map_err(|m| bad("[scoring]", m))?;
-        self.alerts_config()
-            .validate()
-            .map_err(|e| bad("[alerts]/[jira]/[webhook]/[privacy]", e.to_string()))?;
+        self.alerts_config().validate().map_err(|e| {
+            bad(
+                "[alerts]/[jira]/[webhook]/[privacy]/[retention]",
+                e.to_string(),
+            )
+        })?;
         Ok(())
     }
 
@@ -412,6 +417,7 @@ impl Config {
             jira: self.jira.clone(),
             webhook: self.webhook.clone(),
             privacy: self.privacy.clone(),
+            retention: self.retention.clone(),
         }
     }
 }

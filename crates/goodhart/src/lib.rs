@@ -60,7 +60,9 @@
 
 pub mod config;
 mod error;
+pub mod inventory;
 pub mod outputs;
+pub mod privacy;
 pub mod report;
 pub mod scan;
 

@@ -91,6 +91,8 @@ pub const SCORE_BINS: usize = 20;
 pub const MAX_COHORTS_SHOWN: usize = 30;
 /// At most this many patterns are drawn in the prevalence chart (the most frequent).
 pub const MAX_PATTERNS_SHOWN: usize = 30;
+/// Default of [`ReportData::min_group_size`] (`[privacy] min_group_size`).
+pub const DEFAULT_MIN_GROUP_SIZE: usize = goodhart_alerts::DEFAULT_MIN_GROUP_SIZE;
 
 /// Element ids of the three charts, in page order (the browser test and any
 /// downstream tooling can rely on them).
@@ -132,6 +134,10 @@ pub struct ReportData {
     /// Warnings shown at the top of the page (e.g. "the last day looks
     /// incomplete"); none on an ordinary night.
     pub warnings: Vec<String>,
+    /// Small-group suppression: a cohort of fewer people than this gets no figures of its own
+    /// (box plot, quartiles, "× cohort median"); its cells read "< k". Default
+    /// [`DEFAULT_MIN_GROUP_SIZE`].
+    pub min_group_size: usize,
 }
 
 impl Default for ReportData {
@@ -151,6 +157,7 @@ impl Default for ReportData {
             pattern_prevalence: Vec::new(),
             top_users: DEFAULT_TOP_USERS,
             warnings: Vec::new(),
+            min_group_size: DEFAULT_MIN_GROUP_SIZE,
         }
     }
 }
@@ -448,6 +455,16 @@ impl CohortStats {
     fn median(&self) -> Option<f64> {
         quantile(&self.ratios, 0.5)
     }
+
+    /// Fewer people than `k`: its figures would single out colleagues.
+    fn is_small(&self, k: usize) -> bool {
+        self.users < k
+    }
+}
+
+/// The text shown instead of a figure about fewer than `k` people.
+fn below(k: usize) -> String {
+    format!("&lt; {k}")
 }
 
 fn cohort_stats(users: &[ReportUser]) -> BTreeMap<&str, CohortStats> {
@@ -946,10 +963,12 @@ fn ratio_section(
     let hidden = chosen.len().saturating_sub(MAX_COHORTS_SHOWN);
     chosen.truncate(MAX_COHORTS_SHOWN);
     chosen.sort_by(|a, b| a.name.cmp(&b.name));
+    let k = d.min_group_size;
+    let small = chosen.iter().filter(|c| c.is_small(k)).count();
     let drawable: Vec<&CohortStats> = chosen
         .iter()
         .copied()
-        .filter(|c| !c.ratios.is_empty())
+        .filter(|c| !c.ratios.is_empty() && !c.is_small(k))
         .collect();
 
     let row_h = 40.0;
@@ -1080,7 +1099,7 @@ fn ratio_section(
     let no_change: usize = chosen.iter().map(|c| c.no_change).sum();
     let _ = writeln!(
         h,
-        "<figcaption>Box: 25th–75th percentile, thick line: median, whiskers: min–max, dots: users in the top table. Compare a user with their own cohort: a heavy user who ships proportionally more sits inside the box.{}{}</figcaption>",
+        "<figcaption>Box: 25th–75th percentile, thick line: median, whiskers: min–max, dots: users in the top table. Compare a user with their own cohort: a heavy user who ships proportionally more sits inside the box.{}{}{}</figcaption>",
         if no_change > 0 {
             format!(
                 " {no_change} user{} without an accepted change {} not drawn.",
@@ -1094,11 +1113,31 @@ fn ratio_section(
             format!(" {hidden} smaller cohort{} not shown.", if hidden == 1 { "" } else { "s" })
         } else {
             String::new()
+        },
+        if small > 0 {
+            format!(
+                " {small} cohort{} of fewer than {k} people {} not drawn and {} figures read \"{}\" (small-group suppression).",
+                if small == 1 { "" } else { "s" },
+                if small == 1 { "is" } else { "are" },
+                if small == 1 { "its" } else { "their" },
+                below(k)
+            )
+        } else {
+            String::new()
         }
     );
     if !chosen.is_empty() {
         h.push_str(r#"<details><summary>Cohort statistics as a table</summary><table class="data"><thead><tr><th>Cohort</th><th class="num">Users</th><th class="num">No accepted change</th><th class="num">25th pct</th><th class="num">Median</th><th class="num">75th pct</th></tr></thead><tbody>"#);
         for c in &chosen {
+            if c.is_small(k) {
+                let _ = write!(
+                    h,
+                    r#"<tr data-suppressed="true"><td>{}</td><td class="num">{b}</td><td class="num">{b}</td><td class="num">{b}</td><td class="num">{b}</td><td class="num">{b}</td></tr>"#,
+                    escape_html(&c.name),
+                    b = below(k)
+                );
+                continue;
+            }
             let q = |p: f64| quantile(&c.ratios, p).map_or("—".to_string(), fmt_compact);
             let _ = write!(
                 h,
@@ -1236,8 +1275,10 @@ fn users_section(
     for (i, u) in top.iter().enumerate() {
         let ratio = match u.tokens_per_accepted_change {
             Some(r) if r.is_finite() => {
-                let vs = cohorts
-                    .get(u.cohort.as_str())
+                let cohort = cohorts.get(u.cohort.as_str());
+                let small = cohort.is_some_and(|c| c.is_small(d.min_group_size));
+                let vs = cohort
+                    .filter(|_| !small)
                     .and_then(CohortStats::median)
                     .filter(|m| *m > 0.0)
                     .map(|m| {
@@ -1248,7 +1289,16 @@ fn users_section(
                             fmt_compact(m)
                         )
                     })
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| {
+                        if small {
+                            format!(
+                                r#"<span class="vs">cohort of {}: not compared</span>"#,
+                                below(d.min_group_size)
+                            )
+                        } else {
+                            String::new()
+                        }
+                    });
                 format!("{}{vs}", fmt_compact(r))
             }
             _ => r#"<span class="vs">no accepted change</span>"#.to_string(),
@@ -1324,8 +1374,67 @@ mod tests {
             users_scored: users.len() as u64,
             sessions_scored: 5,
             users,
+            // These tests check the charts on tiny cohorts: no small-group suppression
+            // here (default 5; tested on its own below).
+            min_group_size: 1,
             ..ReportData::default()
         }
+    }
+
+    #[test]
+    fn a_team_of_three_shows_below_five_and_no_figures_of_its_own() {
+        let mut users: Vec<ReportUser> = (0..3u32)
+            .map(|i| {
+                user(
+                    &format!("t{i}"),
+                    "tiny",
+                    80.0 - f64::from(i),
+                    "high",
+                    9_000 * (i as u64 + 1),
+                    3,
+                )
+            })
+            .collect();
+        users.extend((0..6u32).map(|i| {
+            user(
+                &format!("b{i}"),
+                "big",
+                10.0,
+                "none",
+                1_000 * (i as u64 + 1),
+                10,
+            )
+        }));
+        let mut d = data(users);
+        d.min_group_size = DEFAULT_MIN_GROUP_SIZE;
+        let html = render(&d);
+        // The cohort table row of "tiny": every figure reads "< 5".
+        let row_start = html
+            .find(r#"<tr data-suppressed="true"><td>tiny</td>"#)
+            .expect("tiny row suppressed");
+        let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+        assert_eq!(
+            row.matches(r#"<td class="num">&lt; 5</td>"#).count(),
+            5,
+            "{row}"
+        );
+        assert!(
+            !row.contains(">3<"),
+            "the team size itself is withheld: {row}"
+        );
+        // No box for it, a box for the cohort of 6.
+        let svg = section(&html, CHART_IDS[1]);
+        assert!(!svg.contains(r#"data-cohort="tiny""#));
+        assert!(svg.contains(r#"data-cohort="big""#));
+        assert!(html.contains("1 cohort of fewer than 5 people is not drawn"));
+        // Its members are not compared with their cohort's median in the table.
+        assert_eq!(html.matches("cohort of &lt; 5: not compared").count(), 3);
+        assert!(html.contains("× cohort median"), "the big cohort still is");
+        // With k = 3 the team of 3 is shown.
+        d.min_group_size = 3;
+        let html = render(&d);
+        assert!(!html.contains("&lt; 3"));
+        assert!(section(&html, CHART_IDS[1]).contains(r#"data-cohort="tiny""#));
     }
 
     #[test]

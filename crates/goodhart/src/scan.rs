@@ -417,6 +417,8 @@ pub struct Summary {
     /// Verdicts taken back from resolved Jira tickets before the lifecycle (`null`: no
     /// `[jira]`, or a dry run).
     pub jira_sync: Option<SyncReport>,
+    /// Small-group suppression and retention figures of this run.
+    pub privacy: crate::privacy::PrivacySummary,
     /// Stage timings (the only part of the outputs that varies between identical runs).
     pub timings_ms: Timings,
 }
@@ -701,6 +703,12 @@ pub fn scan(
     stage("alerts");
     let t = Instant::now();
     let candidates = alert_candidates(&scores, opts.window);
+    // Privacy (#12): small-group suppression of cohort figures in the alerts.
+    let k = acfg.privacy.min_group_size;
+    let sizes = crate::privacy::cohort_sizes(&scores);
+    let mut candidates = candidates;
+    let evidence_withheld =
+        crate::privacy::withhold_small_group_figures(&mut candidates, &sizes, k);
     let (_scratch, mut store) = open_state(opts)?;
     let mut dopts = DeliverOptions::from_config(&acfg, opts.now);
     dopts.dry_run = opts.dry_run;
@@ -758,10 +766,11 @@ pub fn scan(
     drop(spill);
     let light = |reconciled: &goodhart_alerts::Reconciled,
                  delivery: &DeliveryReport,
+                 purged: &goodhart_alerts::PurgeReport,
                  timings: &Timings|
      -> Result<Summary, Error> {
         let (by_sev, by_status) = tallies(&reconciled.alerts);
-        let report = report_data(
+        let mut report = report_data(
             &scores,
             &run,
             opts.window,
@@ -769,6 +778,7 @@ pub fn scan(
             &reconciled.alerts,
             &completeness,
         );
+        crate::privacy::protect_report(&mut report, &scores, k);
         crate::report::write_report(&report, &set.path("report.html"))?;
         checkpoint("report.html staged");
         w(
@@ -816,6 +826,12 @@ pub fn scan(
             alerts_resolved: reconciled.resolved.len() as u64,
             delivery: DeliverySummary::from(delivery),
             jira_sync: jira_sync.clone(),
+            privacy: crate::privacy::PrivacySummary {
+                min_group_size: k,
+                cohorts_below_min_group_size: sizes.values().filter(|n| **n < k).count() as u64,
+                evidence_withheld,
+                purged: *purged,
+            },
             timings_ms: timings.clone(),
         };
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
@@ -829,7 +845,12 @@ pub fn scan(
         Ok(summary)
     };
     // Every output is on disk (with the previewed statuses) before the state changes.
-    light(&preview, &DeliveryReport::default(), &timings)?;
+    light(
+        &preview,
+        &DeliveryReport::default(),
+        &goodhart_alerts::PurgeReport::default(),
+        &timings,
+    )?;
     set.sync()?;
     checkpoint("output set flushed");
 
@@ -846,7 +867,13 @@ pub fn scan(
     checkpoint("deliveries sent");
     timings.alerts_ms += t_alerts.elapsed().as_millis() as u64;
     timings.outputs_ms = t.elapsed().as_millis() as u64;
-    let summary = light(&reconciled, &delivery, &timings)?;
+    // Privacy (#12): retention purge of the state and the managed outputs (not in a dry run).
+    let purged = if opts.dry_run {
+        goodhart_alerts::PurgeReport::default()
+    } else {
+        crate::privacy::purge(&acfg, &opts.state_dir, opts.window.as_of, opts.now)?
+    };
+    let summary = light(&reconciled, &delivery, &purged, &timings)?;
     let out_dir = set.out_dir().to_path_buf();
     let mut outputs: Vec<PathBuf> = crate::outputs::OUTPUT_FILES
         .iter()
@@ -1009,5 +1036,6 @@ fn report_data(
             .into_iter()
             .chain(run.skipped.iter().cloned())
             .collect(),
+        min_group_size: crate::report::DEFAULT_MIN_GROUP_SIZE,
     }
 }
