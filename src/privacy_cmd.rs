@@ -58,10 +58,7 @@ pub(crate) fn open_existing(state: &Path) -> Result<StateStore> {
             file.display()
         )));
     }
-    Ok(
-        StateStore::open_with(state, goodhart::alerts::OpenMode::MustExist)
-            .map_err(Error::from)?,
-    )
+    Ok(StateStore::open_with(state, goodhart::alerts::OpenMode::MustExist).map_err(Error::from)?)
 }
 
 /// Refusals are the user's to resolve (exit 2); other errors are runtime failures.

@@ -38,7 +38,10 @@ fn scan_sample_writes_every_output_and_accounts_for_every_row() {
     let quarantined = rows["quarantined"].as_u64().unwrap();
     let qfile = out_dir.path().join("quarantine.parquet");
     if quarantined == 0 {
-        assert!(!qfile.exists(), "no quarantine file without quarantined rows");
+        assert!(
+            !qfile.exists(),
+            "no quarantine file without quarantined rows"
+        );
     } else {
         assert_eq!(read_parquet(&qfile).num_rows() as u64, quarantined);
     }
@@ -205,7 +208,10 @@ fn dry_run_changes_no_state_and_json_format_is_machine_readable() {
     let real = scan_sample(out_dir.path(), state.path(), &NEXT_NIGHT);
     assert_eq!(code(&real), 0, "{}", stderr(&real));
     let alerts = read_alerts(&out_dir.path().join("alerts.jsonl"));
-    assert!(!alerts.is_empty(), "the sample raises alerts on the next night");
+    assert!(
+        !alerts.is_empty(),
+        "the sample raises alerts on the next night"
+    );
     assert!(
         alerts.iter().all(|a| a["status"] == "new"),
         "the dry run recorded nothing: {:?}",

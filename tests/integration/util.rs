@@ -100,7 +100,11 @@ pub fn footer_rows(path: &Path) -> u64 {
         }
     }
     let events = path.join("events");
-    let root = if events.is_dir() { events } else { path.to_path_buf() };
+    let root = if events.is_dir() {
+        events
+    } else {
+        path.to_path_buf()
+    };
     let mut total = 0;
     walk(&root, &mut total);
     total

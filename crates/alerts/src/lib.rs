@@ -109,13 +109,12 @@ pub use model::{
     AlertStatus, Evidence, Severity, Window,
 };
 pub use privacy::{cohort_pseudonym, pseudonym, session_pseudonym, Pseudonymizer};
-pub use statefile::{list_backups, OpenMode, BACKUP_DIR};
 pub use retention::{purge_outputs, PurgeReport, RetentionConfig};
+pub use statefile::{list_backups, OpenMode, BACKUP_DIR};
 pub use store::{
     Action, AlertRecord, AlertState, FeedbackOutcome, OutboxEntry, OutboxState, ReconcileOptions,
-    Reconciled, Sink,
-    StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
+    Reconciled, Sink, StateStore, Verdict, APPLICATION_ID, STATE_FILE, STATE_SCHEMA_VERSION,
 };
-pub use sync::{sync_jira_verdicts, SyncReport, SyncedVerdict, SYNC_JQL};
 pub use subject::{DeliveryRow, FeedbackRow, RequestRow, SubjectState};
+pub use sync::{sync_jira_verdicts, SyncReport, SyncedVerdict, SYNC_JQL};
 pub use webhook::{secret_key, sign_webhook, verify_signature};

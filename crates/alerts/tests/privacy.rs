@@ -62,6 +62,7 @@ fn private_cfg(jira: &MockServer, hook: &MockServer) -> AlertsConfig {
         pseudonymize: true,
         key_env: "T_PSEUDO_KEY".into(),
         pseudonymize_cohorts: true,
+        ..PrivacyConfig::default()
     };
     cfg
 }

@@ -255,7 +255,10 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
         .unwrap();
     }
     let store = StateStore::open(dir.path()).unwrap();
-    assert_eq!(store.schema_version().unwrap(), goodhart_alerts::STATE_SCHEMA_VERSION);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        goodhart_alerts::STATE_SCHEMA_VERSION
+    );
     assert_eq!(
         store.suppressed_until(&fp, day(10)).unwrap(),
         Some(day(9) + chrono::Days::new(90))

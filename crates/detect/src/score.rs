@@ -1489,7 +1489,11 @@ mod tests {
         }
         // The power users were really scored on the volume-backed ratios,
         // not skipped: the support-weighted patterns are evaluated for them.
-        for e in s.explanations.iter().filter(|e| power(id_index(&e.user_id))) {
+        for e in s
+            .explanations
+            .iter()
+            .filter(|e| power(id_index(&e.user_id)))
+        {
             for pattern in ["redundant-agent-spawns", "prompt-loop", "change-padding"] {
                 assert!(
                     e.not_evaluated.iter().all(|ne| ne.pattern != pattern),

@@ -169,22 +169,22 @@ fn max_features_fraction_restricts_features_per_tree() {
     // nodes of the max_features = 1.0 forest (whose trees all split on
     // feature 0). Caught when `fit` was made to ignore max_features (k = d).
     let mut rng = ChaCha8Rng::seed_from_u64(10);
-    let x = Array2::from_shape_fn((500, 2), |(_, j)| {
-        if j == 0 {
-            rng.gen_range(0.0..1.0)
-        } else {
-            0.0
-        }
-    });
+    let x = Array2::from_shape_fn(
+        (500, 2),
+        |(_, j)| {
+            if j == 0 {
+                rng.gen_range(0.0..1.0)
+            } else {
+                0.0
+            }
+        },
+    );
     let half = IsolationForestParams::new()
         .max_features(0.5)
         .seed(3)
         .fit(&x.view())
         .unwrap();
-    let all = IsolationForestParams::new()
-        .seed(3)
-        .fit(&x.view())
-        .unwrap();
+    let all = IsolationForestParams::new().seed(3).fit(&x.view()).unwrap();
     let ratio = half.n_nodes() as f64 / all.n_nodes() as f64;
     assert!(
         (0.3..0.7).contains(&ratio),

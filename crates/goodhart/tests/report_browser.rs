@@ -142,6 +142,7 @@ fn fixture() -> ReportData {
         ],
         top_users: 25,
         warnings: Vec::new(),
+        min_group_size: goodhart::report::DEFAULT_MIN_GROUP_SIZE,
     }
 }
 

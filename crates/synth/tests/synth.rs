@@ -811,7 +811,10 @@ fn context_reloaders_pay_uncached_reloads_of_one_context() {
             assert!(max >= 2);
         }
     }
-    assert!(gaming_sessions >= 5, "{gaming_sessions} reloader gaming sessions");
+    assert!(
+        gaming_sessions >= 5,
+        "{gaming_sessions} reloader gaming sessions"
+    );
 }
 
 /// Per session: the longest run of one *non-common* task hash among the
