@@ -106,28 +106,6 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_are_shown_with_si_prefixes() {
-        assert_eq!(si(3_651_056.0285), "3.65M");
-        assert_eq!(si(812_345.0), "812k");
-        assert_eq!(si(45_600.0), "45.6k");
-        assert_eq!(si(37.4), "37");
-        assert_eq!(si(2.5e9), "2.50G");
-    }
-
-    #[test]
-    fn control_characters_from_ids_are_escaped() {
-        assert_eq!(term("alice"), "alice");
-        let t = term("evil\u{1b}]0;pwned\u{7}\r\nnext");
-        assert!(!t.chars().any(char::is_control), "{t:?}");
-        assert_eq!(t, "evil\\u{1b}]0;pwned\\u{7}\\r\\nnext");
-    }
-}
-
 fn init_threads(threads: Option<usize>) -> Result<()> {
     if let Some(n) = threads {
         if n == 0 {
@@ -721,4 +699,26 @@ fn feedback(a: args::FeedbackArgs) -> Result<u8> {
 
 fn whois(a: args::WhoisArgs) -> Result<u8> {
     privacy_cmd::whois(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_shown_with_si_prefixes() {
+        assert_eq!(si(3_651_056.028_5), "3.65M");
+        assert_eq!(si(812_345.0), "812k");
+        assert_eq!(si(45_600.0), "45.6k");
+        assert_eq!(si(37.4), "37");
+        assert_eq!(si(2.5e9), "2.50G");
+    }
+
+    #[test]
+    fn control_characters_from_ids_are_escaped() {
+        assert_eq!(term("alice"), "alice");
+        let t = term("evil\u{1b}]0;pwned\u{7}\r\nnext");
+        assert!(!t.chars().any(char::is_control), "{t:?}");
+        assert_eq!(t, "evil\\u{1b}]0;pwned\\u{7}\\r\\nnext");
+    }
 }

@@ -149,17 +149,22 @@ fn scan_data(data: &Path, out: &Path, state: &Path, extra: &[&str]) -> Output {
     )
 }
 
+/// Every file under `dir` (recursively: the state keeps its backups in a
+/// subdirectory), by relative path, with its bytes.
 fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
+    fn walk(root: &Path, dir: &Path, v: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap() {
             let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), v);
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                v.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(dir, dir, &mut v);
     v.sort();
     v
 }
@@ -223,7 +228,10 @@ fn an_incomplete_last_day_is_reported_exits_4_and_resolves_no_alert() {
     std::fs::create_dir_all(&state_off).unwrap();
     for f in std::fs::read_dir(&state).unwrap() {
         let f = f.unwrap();
-        std::fs::copy(f.path(), state_off.join(f.file_name())).unwrap();
+        // The database files; the backups subdirectory is not needed.
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), state_off.join(f.file_name())).unwrap();
+        }
     }
     let night = |state: &Path, out: &Path, config: &str| {
         run_bounded(

@@ -89,9 +89,14 @@ fn three_formats_one_lake_one_person_per_identity_then_scan() {
         assert!(any, "{s}");
     }
     let scan_out = dir.path().join("out");
+    // The fixtures' last day is short by construction: no completeness check.
+    let cfg = dir.path().join("goodhart.toml");
+    std::fs::write(&cfg, "[scan]\nmin_last_day_share = 0.0\n").unwrap();
     let out = run(goodhart().args([
         "scan",
         lake_s,
+        "--config",
+        cfg.to_str().unwrap(),
         "--as-of",
         "2026-10-07",
         "--window",

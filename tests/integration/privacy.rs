@@ -239,7 +239,7 @@ fn a_scan_purges_managed_outputs_past_retention_and_counts_them_in_the_summary()
     std::fs::write(
         &cfg,
         format!(
-            "[scan]\nas_of = \"2026-10-15\"\nwindow = \"15d\"\n[retention]\noutputs_root = {:?}\noutputs_days = 180\n",
+            "[scan]\nas_of = \"2026-10-15\"\nwindow = \"15d\"\nmin_last_day_share = 0.0\n[retention]\noutputs_root = {:?}\noutputs_days = 180\n",
             root.display().to_string()
         ),
     )

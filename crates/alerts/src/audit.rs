@@ -79,7 +79,8 @@ pub(crate) const NO_DELETE_TRIGGER: &str = "CREATE TRIGGER audit_log_no_delete B
 pub struct Actor {
     /// The name recorded: `--actor`, else `[privacy] actor`, else the OS user.
     pub name: String,
-    /// The operating-system account running goodhart (`$USER` / `$USERNAME`), `"unknown"` if
+    /// The operating-system account running goodhart (`$USER` / `$USERNAME` / `$LOGNAME`, else
+    /// the process uid's name from `/etc/passwd`), `"unknown"` if
     /// neither is set.
     pub os_user: String,
 }
@@ -95,6 +96,7 @@ impl Actor {
         let os_user = ["USER", "USERNAME", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+            .or_else(os_user_from_uid)
             .unwrap_or_else(|| "unknown".to_string());
         let name = explicit
             .or(configured)
@@ -114,6 +116,28 @@ impl Actor {
     fn same_person(&self, name: &str, os_user: &str) -> bool {
         self.name == name || (self.os_user != "unknown" && self.os_user == os_user)
     }
+}
+
+/// The OS account of this process when no user variable is set (cron, CI,
+/// containers): the real uid from `/proc/self/status`, named through
+/// `/etc/passwd` (`uid-N` when it has no entry). Written by hand because the
+/// workspace forbids `unsafe` (no `getuid`/`getpwuid` through libc); `None`
+/// where `/proc` does not exist.
+fn os_user_from_uid() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == uid).then(|| f[0].to_string())
+        })
+    });
+    Some(name.unwrap_or_else(|| format!("uid-{uid}")))
 }
 
 /// One row of the audit log.

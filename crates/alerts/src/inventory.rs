@@ -246,6 +246,13 @@ pub const STATE_FIELDS: &[FieldInfo] = &[
         R::State,
     ),
     f(
+        "feedback",
+        "source",
+        P::None,
+        "where the verdict came from (null: the CLI; jira:<KEY>: a resolved ticket)",
+        R::State,
+    ),
+    f(
         "pseudonyms",
         "pseudonym",
         P::Pseudonym,

@@ -340,9 +340,11 @@ mod tests {
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 7).unwrap(),
             days: 7,
         };
-        let mut fopts = goodhart_features::FeatureOptions::default();
-        fopts.as_of = Some(window.as_of);
-        fopts.window_days = window.days;
+        let fopts = goodhart_features::FeatureOptions {
+            as_of: Some(window.as_of),
+            window_days: window.days,
+            ..Default::default()
+        };
         let run = features(&dataset, &fopts, Some(window), None).unwrap();
         let scores = score(&run.features, &ScoreOptions::default()).unwrap();
         let rows = inventory(&AlertsConfig::default());

@@ -205,7 +205,8 @@ enum Sink {
     Spill {
         dir: std::path::PathBuf,
         unit: usize,
-        writer: Option<(std::path::PathBuf, ArrowWriter<File>)>,
+        /// Boxed: the writer is large and the in-memory variant small.
+        writer: Option<Box<(std::path::PathBuf, ArrowWriter<File>)>>,
     },
 }
 
@@ -220,9 +221,9 @@ impl Sink {
                     // Uncompressed: a scratch file read back once.
                     let w = ArrowWriter::try_new(file, quarantine_schema(), None)
                         .map_err(|e| spill_err(&path, e))?;
-                    *writer = Some((path, w));
+                    *writer = Some(Box::new((path, w)));
                 }
-                let (path, w) = writer.as_mut().expect("created above");
+                let (path, w) = &mut **writer.as_mut().expect("created above");
                 w.write(&batch).map_err(|e| spill_err(path, e))?;
                 // One row group per batch, so the batches come back as they were.
                 w.flush().map_err(|e| spill_err(path, e))?;
@@ -236,9 +237,9 @@ impl Sink {
             Sink::Memory(v) => Ok((v, None)),
             Sink::Spill { writer: None, .. } => Ok((Vec::new(), None)),
             Sink::Spill {
-                writer: Some((path, w)),
-                ..
+                writer: Some(b), ..
             } => {
+                let (path, w) = *b;
                 w.close().map_err(|e| spill_err(&path, e))?;
                 Ok((Vec::new(), Some(path)))
             }
