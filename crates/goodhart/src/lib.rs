@@ -61,6 +61,7 @@ pub mod config;
 mod error;
 pub mod report;
 pub mod scan;
+pub mod suite;
 
 pub use config::{Config, LoadedConfig};
 pub use error::Error;
