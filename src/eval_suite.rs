@@ -5,11 +5,7 @@ use goodhart::suite::{run_suite, SuiteOptions};
 
 /// Runs the suite and prints its table (or JSON).
 pub(crate) fn run(a: &EvalArgs) -> crate::Result<u8> {
-    let mut o = SuiteOptions::default();
-    o.users = a.users;
-    o.days = a.days;
-    o.seed = a.seed;
-    o.only = a.only.clone();
+    let o = SuiteOptions::new(a.users, a.days, a.seed, a.only.clone());
     let t = std::time::Instant::now();
     let report = run_suite(&o)?;
     match a.format {

@@ -64,6 +64,19 @@ impl Default for SuiteOptions {
     }
 }
 
+impl SuiteOptions {
+    /// `users` people over `days` days per organisation, base seed `seed`,
+    /// only the scenarios whose name contains one of `only` (empty = all).
+    pub fn new(users: usize, days: u32, seed: u64, only: Vec<String>) -> SuiteOptions {
+        SuiteOptions {
+            users,
+            days,
+            seed,
+            only,
+        }
+    }
+}
+
 /// One scenario: a name and its generator settings.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
