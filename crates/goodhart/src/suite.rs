@@ -256,7 +256,12 @@ pub fn run_suite(o: &SuiteOptions) -> Result<SuiteReport, Error> {
             }
             let run = features(&ds, &FeatureOptions::default(), None, None)?;
             let scores = score(&run.features, &opts)?;
-            let report = evaluate_seeded(&labels, &scores.users, i as u64)?;
+            // Without gamers there is no ranking to measure: only alerts.
+            let report = if sc.cfg.gaming_share > 0.0 {
+                Some(evaluate_seeded(&labels, &scores.users, i as u64)?)
+            } else {
+                None
+            };
             let per_user = alerts_by_label(&scores.users, &labels);
             let gamers = per_user.iter().filter(|u| u.2).count();
             let legit = per_user.len() - gamers;
@@ -305,10 +310,29 @@ pub fn run_suite(o: &SuiteOptions) -> Result<SuiteReport, Error> {
                     cohort_findings: if ours { findings.clone() } else { Vec::new() },
                 })
             };
-            push(&report.goodhart, true);
-            push(&report.token_leaderboard, false);
-            if let Some(f) = &report.isolation_forest_totals {
-                push(f, false);
+            match &report {
+                Some(report) => {
+                    push(&report.goodhart, true);
+                    push(&report.token_leaderboard, false);
+                    if let Some(f) = &report.isolation_forest_totals {
+                        push(f, false);
+                    }
+                }
+                None => rows.push(SuiteRow {
+                    scenario: sc.name.clone(),
+                    roster,
+                    method: "goodhart".into(),
+                    gamers,
+                    legit,
+                    average_precision: f64::NAN,
+                    precision_at_k: f64::NAN,
+                    alert_recall: None,
+                    false_alerts: Some(false_alerts),
+                    false_alert_rate: Some(ratio(false_alerts, legit)),
+                    migration_alerts: Some(migration_alerts),
+                    archetype_alerts: BTreeMap::new(),
+                    cohort_findings: findings.clone(),
+                }),
             }
         }
         std::fs::remove_dir_all(&dir).map_err(|source| Error::Write {
