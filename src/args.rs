@@ -199,11 +199,27 @@ pub struct DetectArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Ground truth per user (`user_id`, `archetype`, `is_gaming`), e.g. a synthetic `labels.parquet`.
-    #[arg(long, value_name = "FILE", required_unless_present = "state")]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["state", "suite"])]
     pub labels: Option<PathBuf>,
     /// `user_scores.parquet` from `goodhart scan`.
-    #[arg(long, value_name = "FILE")]
-    pub scores: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "suite")]
+    pub scores: Option<PathBuf>,
+    /// Run the evaluation suite instead: synthetic organisations of every
+    /// scenario, scored with and without a roster, in one table.
+    #[arg(long, conflicts_with_all = ["labels", "scores", "state", "session_labels"])]
+    pub suite: bool,
+    /// Suite: people per organisation.
+    #[arg(long, default_value_t = 600)]
+    pub users: usize,
+    /// Suite: days per organisation.
+    #[arg(long, default_value_t = 21)]
+    pub days: u32,
+    /// Suite: base seed (scenario i uses seed + i); pick one nobody tuned on.
+    #[arg(long, default_value_t = 20_261_117)]
+    pub seed: u64,
+    /// Suite: only the scenarios whose name contains one of these (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
     /// Session ground truth (`session_id`, `is_gaming`).
     #[arg(long, value_name = "FILE", requires = "session_scores")]
     pub session_labels: Option<PathBuf>,
@@ -239,6 +255,22 @@ pub struct SynthArgs {
     /// Multiplier on every gamer's intensity.
     #[arg(long, default_value_t = 1.0)]
     pub intensity: f64,
+    /// Several members of one team gaming the same way: `TEAM:SHARE:ARCHETYPE`,
+    /// e.g. `ml:0.67:agent_spammer` (two thirds of team ml re-spawn the team's
+    /// standard sub-agents). Default: none.
+    #[arg(long, value_name = "TEAM:SHARE:ARCHETYPE")]
+    pub team_gaming: Option<String>,
+    /// Office hours only: nobody works on weekends.
+    #[arg(long)]
+    pub office_hours: bool,
+    /// Agent-heavy workloads: most input is cached conversation; context
+    /// loads carry no tokens and re-reads are billed on the next request.
+    #[arg(long)]
+    pub agent_heavy: bool,
+    /// Relative weight of legitimate bulk migrations among legitimate users
+    /// (default 0.08 of a mix summing to 1).
+    #[arg(long, value_name = "WEIGHT")]
+    pub migration_weight: Option<f64>,
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

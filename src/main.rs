@@ -602,7 +602,14 @@ fn restrict_to(scores: &RecordBatch, labels: &RecordBatch) -> Result<RecordBatch
 }
 
 fn eval(a: args::EvalArgs) -> Result<u8> {
-    let scores = read_table(&a.scores)?;
+    if a.suite {
+        return eval_suite::run(&a);
+    }
+    let scores_path = a
+        .scores
+        .clone()
+        .expect("clap requires --scores without --suite");
+    let scores = read_table(&scores_path)?;
     let (labels, scores) = match (&a.labels, &a.state) {
         (Some(l), _) => (read_table(l)?, scores),
         (None, Some(state)) => {
@@ -613,7 +620,7 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
         (None, None) => return Err(usage("give --labels FILE or --state DIR")),
     };
     let report = goodhart::detect::eval::evaluate(&labels, &scores)
-        .map_err(|e| usage(format!("{}: {e}", a.scores.display())))?;
+        .map_err(|e| usage(format!("{}: {e}", scores_path.display())))?;
     let session = match (&a.session_labels, &a.session_scores) {
         (Some(l), Some(s)) => Some(
             goodhart::detect::eval::evaluate_sessions(&read_table(l)?, &read_table(s)?)
@@ -636,11 +643,15 @@ fn eval(a: args::EvalArgs) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
+mod eval_suite;
+mod synth_options;
+
 fn synth(a: args::SynthArgs) -> Result<u8> {
     init_threads(a.threads)?;
     let mut cfg = goodhart::synth::SynthConfig::new(a.users, a.days, a.seed);
     cfg.gaming_share = a.gaming_share;
     cfg.intensity = a.intensity;
+    synth_options::apply(&a, &mut cfg)?;
     if let Some(s) = &a.start {
         cfg.start = parse_date(s, "--start")?;
     }

@@ -19,6 +19,11 @@
 //!    Degenerate cases are explicit: MAD = 0 (zero-inflated features) →
 //!    `(p90 - p10) / 2.563`, then a per-feature absolute floor, so one
 //!    stray redundant spawn is not "infinitely" anomalous; z is clipped.
+//!    Deciles and one-sided spreads are estimated by iterative reweighting
+//!    from the high-breakdown start `max(MAD, floor)`: values beyond 3.5
+//!    spreads are left out first, so a quarter of a cohort gaming (or two
+//!    padders in a team of twelve) does not widen the spread that measures
+//!    them.
 //! 3. **Pattern detectors** ([`patterns`]), one per named pattern:
 //!    `redundant-agent-spawns`, `context-reload-churn`, `prompt-loop`,
 //!    `output-inflation`, `tokens-without-output`, `change-padding`,
@@ -38,8 +43,11 @@
 //!    to `score = 100 (1 - exp(-(E / 5)²))`. Severities: `low` ≥ 20,
 //!    `medium` ≥ 40, `high` ≥ 60 (alerts by default), `critical` ≥ 85.
 //! 6. **Explanations** ([`Explanation`]): per user the top patterns with the
-//!    value, cohort median, p95 and percentile, the sessions that show it
-//!    most and one line of text.
+//!    value, the typical (median) value, p95 and percentile of the user's
+//!    *peers* (the cohort without the user, and how many they are), the
+//!    sessions that show it most and one line of text. Patterns that fired
+//!    (strength ≥ `fire_strength`) come first; weaker ones are marked as
+//!    context ([`CONTEXT_PREFIX`], `fired = false`).
 //!
 //! Everything is deterministic: rows are processed in id order (input order
 //! never matters), randomness is seeded, ties are broken by id.
@@ -88,6 +96,7 @@ pub mod cohort;
 mod columns;
 pub mod ecod;
 pub mod eval;
+pub mod finding;
 pub mod iforest;
 pub mod options;
 pub mod patterns;
@@ -95,6 +104,7 @@ pub mod robust;
 mod score;
 pub mod table;
 pub use ecod::{Ecod, EcodParams, FeatureContribution, Tail};
+pub use finding::CohortFinding;
 pub use iforest::{
     IsolationForest, IsolationForestParams, IsolationForestValidParams, OutlierError,
 };
@@ -104,7 +114,9 @@ pub use options::{ScoreOptions, Severity, SeverityThresholds};
 pub use patterns::{
     Direction, FeatureSpec, PatternModel, PatternParams, PatternSpec, Unit, ValidPatternParams,
 };
-pub use score::{score, Explanation, MultivariateEvidence, NotEvaluated, Scores, UserExplanation};
+pub use score::{
+    score, Explanation, MultivariateEvidence, NotEvaluated, Scores, UserExplanation, CONTEXT_PREFIX,
+};
 
 /// Errors of scoring and evaluation. Messages name the table, column or
 /// setting at fault and how to fix it.

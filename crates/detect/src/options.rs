@@ -172,6 +172,17 @@ pub struct ScoreOptions {
     pub max_explanations: usize,
     /// The pattern detectors.
     pub patterns: Vec<PatternSpec>,
+    /// Report cohorts whose typical member shows a pattern against the
+    /// organisation, and score their members against the organisation for
+    /// that pattern as well (default true; see [`crate::finding`]). Without
+    /// it, a team where most members game the same way sets its own
+    /// baseline and nobody in it stands out.
+    #[serde(default = "default_true")]
+    pub cohort_findings: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl Default for ScoreOptions {
@@ -191,6 +202,7 @@ impl Default for ScoreOptions {
             top_sessions: 3,
             max_explanations: 3,
             patterns: default_patterns(),
+            cohort_findings: true,
         }
     }
 }

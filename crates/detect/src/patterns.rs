@@ -246,7 +246,7 @@ pub struct PatternSpec {
     pub session_rank_unit: Unit,
     /// What the top session did, with `{svalue}` = its `session_rank`
     /// value (e.g. `re-spawned the same task {svalue} times`); the
-    /// explanation appends `in session <id> (cohort p95: <p95>)`.
+    /// explanation appends `in session <id> (p95 of peers' sessions: <p95>)`.
     pub session_phrase: String,
     /// Multiplier of the pattern's strength, `(0, 1]`: below 1 for patterns
     /// that legitimate work (incidents, onboarding) can also produce, so

@@ -22,6 +22,22 @@ pub const P90_P10_TO_SIGMA: f64 = 2.563;
 /// from looking anomalous.
 pub const P90_TO_SIGMA: f64 = 1.2816;
 
+/// Values more than this many (one-sided) spreads from the median are
+/// excluded before a baseline's deciles and spreads are estimated: the
+/// modified-z outlier rule of Iglewicz and Hoaglin (3.5), applied
+/// iteratively (see [`Baseline::learn`]).
+pub const EXCLUDE_Z: f64 = 3.5;
+
+/// Most reweighting steps of a baseline (each widens the kept range; they
+/// usually settle in two or three).
+pub const MAX_REWEIGHT_STEPS: usize = 8;
+
+/// The [`total_key`] of the raw value whose `slog1p` is `y` (the inverse
+/// of `slog1p`), so that cuts on the log scale compare raw keys.
+fn key_of_log(y: f64) -> i64 {
+    total_key(y.signum() * y.abs().exp_m1())
+}
+
 /// Robust z-scores are clipped to `[-Z_CLIP, Z_CLIP]` so one extreme value
 /// cannot dominate every downstream sum.
 pub const Z_CLIP: f64 = 12.0;
@@ -235,9 +251,12 @@ pub struct Baseline {
     pub spread: f64,
     /// Which rule produced `spread`.
     pub spread_rule: SpreadRule,
-    /// Spread used above the median: `max(spread, (p90 - median) / 1.2816)`.
+    /// Spread used above the median: `max(spread, (p90 - median) / 1.2816)`,
+    /// the p90 of the values left after excluding the clearly anomalous
+    /// (iteratively, see [`Baseline::learn`]).
     pub spread_up: f64,
-    /// Spread used below the median: `max(spread, (median - p10) / 1.2816)`.
+    /// Spread used below the median: `max(spread, (median - p10) / 1.2816)`,
+    /// the p10 of the values left after excluding the clearly anomalous.
     pub spread_down: f64,
     /// Median in the feature's units.
     pub typical: f64,
@@ -248,13 +267,28 @@ pub struct Baseline {
     sorted: Vec<f64>,
 }
 
+/// A value's cohort, seen without the value's owner: see
+/// [`Baseline::among_peers`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PeerStats {
+    /// Median of the peers' values.
+    pub typical: f64,
+    /// 95th percentile of the peers' values.
+    pub p95: f64,
+    /// Mid-rank percentile (0–100) of the value among the peers.
+    pub percentile: f64,
+    /// Number of peers (the cohort without the owner).
+    pub peers: usize,
+}
+
 /// Which estimate became a baseline's spread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SpreadRule {
     /// `1.4826 * MAD`.
     Mad,
-    /// MAD was (near) zero: `(p90 - p10) / 2.563`.
+    /// MAD was (near) zero: `(p90 - p10) / 2.563` of the values left after
+    /// excluding the clearly anomalous.
     InterDecile,
     /// Both estimates were below the feature's absolute floor.
     Floor,
@@ -340,8 +374,6 @@ impl Baseline {
         let id = |x: f64| x;
         let lg = |x: f64| slog1p(x);
         let median = quantile(0.5, &lg);
-        let q10 = quantile(0.1, &lg);
-        let q90 = quantile(0.9, &lg);
         // Absolute deviations are non-negative: their median is selected on
         // their bits.
         let mut dev: Vec<u64> = keys
@@ -349,22 +381,83 @@ impl Baseline {
             .map(|&k| (slog1p_cached(from_total_key(k)) - median).abs().to_bits())
             .collect();
         let mad_sigma = MAD_TO_SIGMA * median_of_nonnegative(&mut dev);
-        let decile_sigma = (q90 - q10) / P90_P10_TO_SIGMA;
         let floor = min_spread.max(1e-9);
-        let (spread, spread_rule) = if mad_sigma > 1e-12 && mad_sigma >= floor {
-            (mad_sigma, SpreadRule::Mad)
-        } else if mad_sigma <= 1e-12 && decile_sigma >= floor {
-            (decile_sigma, SpreadRule::InterDecile)
-        } else {
-            (floor, SpreadRule::Floor)
-        };
+        // Iterative reweighting (a Hampel-type skipped estimator): start
+        // from the high-breakdown spread `max(MAD sigma, floor)`, exclude
+        // the values beyond `EXCLUDE_Z` spreads of the median (the clearly
+        // anomalous), estimate the deciles of the rest, widen the one-sided
+        // spreads to them, and repeat with the wider spreads until nothing
+        // changes. Starting from below means a tail of gamers (25% of a
+        // cohort, two padders in a team of twelve) never enters the spread
+        // that measures them, while a legitimate tail within reach of the
+        // cohort is let in step by step.
+        let sorted_keys = keep_sorted;
+        let mut up = mad_sigma.max(floor);
+        let mut down = up;
+        let mut fit = (mad_sigma, SpreadRule::Mad, up, down);
+        for _ in 0..MAX_REWEIGHT_STEPS {
+            let lo_cut = key_of_log(median - EXCLUDE_Z * down);
+            let hi_cut = key_of_log(median + EXCLUDE_Z * up);
+            let (below, upto) = if sorted_keys {
+                (
+                    keys.partition_point(|&k| k < lo_cut),
+                    keys.partition_point(|&k| k <= hi_cut),
+                )
+            } else {
+                keys.iter().fold((0, 0), |(b, u), &k| {
+                    (b + usize::from(k < lo_cut), u + usize::from(k <= hi_cut))
+                })
+            };
+            let kept = upto - below;
+            let (q10, q90) = if kept == 0 {
+                (median, median)
+            } else {
+                let (l10, h10, p10) = quantile_ranks(0.1, kept);
+                let (l90, h90, p90) = quantile_ranks(0.9, kept);
+                let mut ranks = vec![below + l10, below + h10, below + l90, below + h90];
+                ranks.sort_unstable();
+                ranks.dedup();
+                let stats: Vec<(usize, i64)> = if sorted_keys {
+                    ranks.iter().map(|&r| (r, keys[r])).collect()
+                } else {
+                    order_stats(&mut keys, &ranks)
+                };
+                let at = |r: usize| {
+                    let i = stats
+                        .binary_search_by_key(&(below + r), |s| s.0)
+                        .expect("rank requested");
+                    slog1p(from_total_key(stats[i].1))
+                };
+                (
+                    interpolate(at(l10), at(h10), p10, l10),
+                    interpolate(at(l90), at(h90), p90, l90),
+                )
+            };
+            let decile_sigma = (q90 - q10) / P90_P10_TO_SIGMA;
+            let (spread, rule) = if mad_sigma > 1e-12 && mad_sigma >= floor {
+                (mad_sigma, SpreadRule::Mad)
+            } else if mad_sigma <= 1e-12 && decile_sigma >= floor {
+                (decile_sigma, SpreadRule::InterDecile)
+            } else {
+                (floor, SpreadRule::Floor)
+            };
+            let new_up = spread.max((q90 - median) / P90_TO_SIGMA);
+            let new_down = spread.max((median - q10) / P90_TO_SIGMA);
+            fit = (spread, rule, new_up, new_down);
+            if new_up <= up && new_down <= down {
+                break;
+            }
+            up = up.max(new_up);
+            down = down.max(new_down);
+        }
+        let (spread, spread_rule, spread_up, spread_down) = fit;
         Some(Baseline {
             n,
             median,
             spread,
             spread_rule,
-            spread_up: spread.max((q90 - median) / P90_TO_SIGMA),
-            spread_down: spread.max((median - q10) / P90_TO_SIGMA),
+            spread_up,
+            spread_down,
             typical: quantile(0.5, &id),
             p95: quantile(0.95, &id),
             sorted: if keep_sorted {
@@ -389,6 +482,56 @@ impl Baseline {
             self.spread_down
         };
         (d / s).clamp(-Z_CLIP, Z_CLIP)
+    }
+
+    /// What a reviewer should read about `x` against the *other* members of
+    /// the cohort: the typical value (median), p95 and mid-rank percentile
+    /// of the cohort's values without one value equal to `x` (the user's
+    /// own) when `includes_x`, and how many peers that leaves. Quantiles and
+    /// percentile are NaN without kept values ([`Baseline::learn_summary`])
+    /// or without peers.
+    ///
+    /// ```
+    /// use goodhart_detect::robust::Baseline;
+    /// // Nobody but the user (0.5) shows the pattern: typical 0, p95 0.
+    /// let b = Baseline::learn(&[0.0, 0.0, 0.0, 0.5], 0.1).unwrap();
+    /// let p = b.among_peers(0.5, true);
+    /// assert_eq!((p.typical, p.p95, p.percentile, p.peers), (0.0, 0.0, 100.0, 3));
+    /// ```
+    pub fn among_peers(&self, x: f64, includes_x: bool) -> PeerStats {
+        let n = self.sorted.len();
+        let below = self.sorted.partition_point(|&v| v < x);
+        let upto = self.sorted.partition_point(|&v| v <= x);
+        // Index of the user's own value, skipped when reading ranks.
+        let own = (includes_x && upto > below).then_some(below);
+        let m = n - usize::from(own.is_some());
+        if m == 0 {
+            return PeerStats {
+                typical: f64::NAN,
+                p95: f64::NAN,
+                percentile: f64::NAN,
+                peers: if n == 0 {
+                    self.n.saturating_sub(usize::from(includes_x))
+                } else {
+                    0
+                },
+            };
+        }
+        let at = |r: usize| match own {
+            Some(i) if r >= i => self.sorted[r + 1],
+            _ => self.sorted[r],
+        };
+        let q = |q: f64| {
+            let (lo, hi, pos) = quantile_ranks(q, m);
+            interpolate(at(lo), at(hi), pos, lo)
+        };
+        let equal = upto - below - usize::from(own.is_some());
+        PeerStats {
+            typical: q(0.5),
+            p95: q(0.95),
+            percentile: 100.0 * (below as f64 + equal as f64 / 2.0) / m as f64,
+            peers: m,
+        }
     }
 
     /// Mid-rank percentile (0–100) of a raw value within the cohort:
@@ -432,29 +575,46 @@ mod tests {
     }
 
     #[test]
-    fn zero_inflated_uses_interdecile_then_floor() {
-        // 6 zeros of 10: MAD = 0; p10 = 0, p90 = log-interp between 3rd and
-        // 4th non-zero.
+    fn zero_inflated_tail_within_reach_is_kept() {
+        // 6 zeros, then 1, 3, 7, 15; floor 0.5. MAD = 0. Step 1 keeps values
+        // within 3.5 * 0.5 of 0 on the log scale (0s, 1, 3), step 2 widens
+        // to 7, step 3 to everything: the plain deciles of all ten values.
         let v = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 3.0, 7.0, 15.0];
-        let b = Baseline::learn(&v, 0.01).unwrap();
-        assert_eq!(b.spread_rule, SpreadRule::InterDecile);
+        let b = Baseline::learn(&v, 0.5).unwrap();
         let p90 = 8f64.ln() + (16f64.ln() - 8f64.ln()) * 0.1;
+        assert_eq!(b.spread_rule, SpreadRule::InterDecile);
         assert!((b.spread - p90 / 2.563).abs() < 1e-12);
-        // The same data with a larger floor uses the floor.
+        assert!((b.spread_up - p90 / 1.2816).abs() < 1e-12);
+        assert_eq!(b.spread_down, b.spread);
+        assert!((b.z(15.0) - 16f64.ln() / (p90 / 1.2816)).abs() < 1e-12);
+        // With a tight floor the non-zero values are far beyond 3.5 floors of
+        // the point mass at 0: excluded, the spread is the floor.
+        let b = Baseline::learn(&v, 0.01).unwrap();
+        assert_eq!(b.spread_rule, SpreadRule::Floor);
+        assert_eq!((b.spread, b.spread_up), (0.01, 0.01));
+        // A larger floor is used as is.
         let b = Baseline::learn(&v, 2.0).unwrap();
         assert_eq!(b.spread_rule, SpreadRule::Floor);
         assert_eq!(b.spread, 2.0);
     }
 
     #[test]
-    fn skewed_side_uses_its_own_tail() {
-        // 6 zeros, then 1, 3, 7, 15: p90 of logs = ln 8 + 0.1 (ln 16 - ln 8).
-        let v = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 3.0, 7.0, 15.0];
-        let b = Baseline::learn(&v, 0.01).unwrap();
-        let p90 = 8f64.ln() + (16f64.ln() - 8f64.ln()) * 0.1;
-        assert!((b.spread_up - p90 / 1.2816).abs() < 1e-12);
-        assert_eq!(b.spread_down, b.spread);
-        assert!((b.z(15.0) - 16f64.ln() / (p90 / 1.2816)).abs() < 1e-12);
+    fn a_quarter_of_gamers_does_not_widen_the_spread() {
+        // 15 colleagues with shares 0.00..0.04, 5 gamers (25%) at 0.45..0.49.
+        // A p90 of everything is a gamer's value; the reweighted p90 is the
+        // colleagues' own.
+        let mut v: Vec<f64> = (0..15).map(|i| 0.01 * (i % 5) as f64).collect();
+        v.extend((0..5).map(|i| 0.45 + 0.01 * i as f64));
+        let b = Baseline::learn(&v, 0.03).unwrap();
+        let c = Baseline::learn(&v[..15], 0.03).unwrap();
+        assert!((b.spread_up - c.spread_up).abs() < 0.01, "{b:?} vs {c:?}");
+        assert!(b.z(0.45) > 8.0, "{}", b.z(0.45));
+        // The summary (selection) path gives the same numbers.
+        let s = Baseline::learn_summary(&v, 0.03).unwrap();
+        assert_eq!(
+            (s.spread, s.spread_up, s.spread_down),
+            (b.spread, b.spread_up, b.spread_down)
+        );
     }
 
     #[test]

@@ -4,13 +4,14 @@
 use crate::cohort::{self, Cohorts};
 use crate::columns;
 use crate::ecod::Ecod;
+use crate::finding::CohortFinding;
 use crate::iforest::IsolationForestParams;
 use crate::options::{ScoreOptions, Severity};
 use crate::patterns::{
     decayed_sum, CohortRows, FeatureColumns, FeatureEvidence, FeatureSpec, PatternModel,
     PatternParams, PatternSpec, ORGANISATION,
 };
-use crate::robust::{quantile_select, total_key, Baseline};
+use crate::robust::{total_key, Baseline, PeerStats};
 use crate::DetectError;
 use arrow::array::{
     ArrayRef, AsArray, BooleanArray, Float64Array, StringArray, StringBuilder, UInt32Array,
@@ -39,14 +40,21 @@ pub struct Explanation {
     pub feature: String,
     /// The user's value of `feature`.
     pub value: f64,
-    /// The cohort's typical (median) value of `feature`.
+    /// The typical (median) value of `feature` among the user's peers: the
+    /// cohort without the user.
     pub typical: f64,
-    /// The cohort's 95th percentile of `feature`.
+    /// The 95th percentile of `feature` among the user's peers.
     pub p95: f64,
-    /// The user's percentile (0–100) within the cohort.
+    /// The user's percentile (0–100) among the peers.
     pub percentile: f64,
+    /// Number of peers behind `typical`, `p95` and `percentile`.
+    pub peers: usize,
     /// Pattern strength (robust-z units after materiality gating).
     pub strength: f64,
+    /// Whether the pattern fired on its own (`strength >= fire_strength`).
+    /// Patterns that did not are listed after the fired ones, as context,
+    /// and their text says so.
+    pub fired: bool,
     /// Ids of the user's sessions that show the pattern most (up to
     /// `top_sessions`, by the pattern's session ranking column).
     pub sessions: Vec<String>,
@@ -92,7 +100,8 @@ pub struct UserExplanation {
     pub alert: bool,
     /// Combined evidence (robust-z units) behind the score.
     pub evidence: f64,
-    /// Top contributing patterns, strongest first.
+    /// Top contributing patterns, strongest first: the fired ones, then
+    /// weaker ones as context (`fired = false`).
     pub patterns: Vec<Explanation>,
     /// Multivariate support (absent when not run).
     pub multivariate: Option<MultivariateEvidence>,
@@ -120,6 +129,9 @@ pub struct Scores {
     pub explanations: Vec<UserExplanation>,
     /// How cohorts were formed: `team`, `behaviour` or `organisation`.
     pub cohort_method: String,
+    /// Cohorts whose typical member shows a pattern against the
+    /// organisation, strongest first (see [`crate::finding`]).
+    pub cohort_findings: Vec<CohortFinding>,
 }
 
 /// Per pattern results on one table.
@@ -308,6 +320,19 @@ pub fn score(
         .collect::<Result<_, _>>()?;
     apply_weights(&user_cols, opts, &mut user_runs);
 
+    // ---- cohort-level findings -------------------------------------------
+    let (cohort_findings, org_scored) = if opts.cohort_findings && !cohorts.names.is_empty() {
+        cohort_level(
+            &user_cols,
+            &cohorts,
+            learn_from.as_deref(),
+            opts,
+            &mut user_runs,
+        )?
+    } else {
+        (Vec::new(), vec![Vec::new(); opts.patterns.len()])
+    };
+
     // ---- sessions ------------------------------------------------------
     let s_id_arr = columns::utf8(sessions, SESSIONS, "session_id")?;
     let s_user_arr = columns::utf8(sessions, SESSIONS, "user_id")?;
@@ -382,18 +407,13 @@ pub fn score(
     let session_runs = session_runs?;
 
     // ---- combination and explanations per user --------------------------
-    let texts: Vec<PatternTexts> = opts
-        .patterns
-        .iter()
-        .zip(&user_runs)
-        .zip(&rank_cols)
-        .map(|((p, run), rank)| PatternTexts::new(p, run, rank.as_ref(), cohorts.names.len()))
-        .collect();
     let explanations: Vec<UserExplanation> = (0..n)
         .into_par_iter()
         .map(|u| {
             explain_user(
                 u,
+                learn_from.as_ref().is_none_or(|l| l[u]),
+                &org_scored,
                 &ids,
                 &cohorts,
                 opts,
@@ -401,7 +421,6 @@ pub fn score(
                 mv.as_ref(),
                 s_sorted.user_rows[u].clone(),
                 &rank_cols,
-                &texts,
                 s_order,
                 &s_ids,
             )
@@ -467,6 +486,7 @@ pub fn score(
         sessions: sessions_out,
         explanations,
         cohort_method: cohorts.method.to_string(),
+        cohort_findings,
     })
 }
 
@@ -592,6 +612,105 @@ fn requirement_gate(x: f64, t: f64) -> f64 {
     } else {
         0.0
     }
+}
+
+/// Cohort-level findings ([`crate::finding`]): the organisation-wide
+/// detectors, each cohort's typical member against them, and for a flagged
+/// (cohort, pattern) its members' strength raised to their strength against
+/// the organisation when larger. Returns the findings (strongest first) and,
+/// per pattern, which users are now scored against the organisation.
+fn cohort_level(
+    cols: &NumericColumns,
+    cohorts: &Cohorts,
+    learn_from: Option<&[bool]>,
+    opts: &ScoreOptions,
+    runs: &mut [PatternRun],
+) -> Result<(Vec<CohortFinding>, Vec<Vec<bool>>), DetectError> {
+    let n = cohorts.ids.len();
+    let org = vec![ORGANISATION; n];
+    let groups = CohortRows::new(&org, |u| learn_from.is_none_or(|l| l[u]));
+    let mut org_runs: Vec<PatternRun> = opts
+        .patterns
+        .par_iter()
+        .map(|p| {
+            run_pattern(
+                cols,
+                &p.user_features,
+                &org,
+                &groups,
+                true,
+                opts.secondary_weight,
+            )
+        })
+        .collect::<Result<_, _>>()?;
+    apply_weights(cols, opts, &mut org_runs);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); cohorts.names.len()];
+    for (u, &c) in cohorts.ids.iter().enumerate() {
+        if c != ORGANISATION {
+            members[c].push(u);
+        }
+    }
+    let mut findings = Vec::new();
+    let mut org_scored = vec![Vec::new(); opts.patterns.len()];
+    for (c, members) in members.iter().enumerate() {
+        if members.len() < opts.min_cohort_size {
+            continue;
+        }
+        let mut in_cohort = vec![false; n];
+        for &u in members {
+            in_cohort[u] = true;
+        }
+        for (pi, p) in opts.patterns.iter().enumerate() {
+            let Some(model) = &org_runs[pi].model else {
+                continue;
+            };
+            let values: Vec<Option<&[f64]>> = p
+                .user_features
+                .iter()
+                .map(|f| cols.get(&f.column))
+                .collect();
+            let required = p
+                .requires
+                .as_ref()
+                .and_then(|(col, t)| cols.get(col).map(|v| (v, *t)));
+            let Some(f) = crate::finding::cohort_finding(
+                &cohorts.names[c],
+                members,
+                p,
+                model,
+                &values,
+                required,
+                opts,
+                &in_cohort,
+            ) else {
+                continue;
+            };
+            findings.push(f);
+            let m = model.features().len();
+            let scored: &mut Vec<bool> = &mut org_scored[pi];
+            if scored.is_empty() {
+                *scored = vec![false; n];
+            }
+            for &u in members {
+                let (Some(o), own) = (org_runs[pi].strength[u], runs[pi].strength[u]) else {
+                    continue;
+                };
+                if own.is_none_or(|s| o > s) {
+                    runs[pi].strength[u] = Some(o);
+                    let ev = org_runs[pi].evidence[u * m..(u + 1) * m].to_vec();
+                    runs[pi].evidence[u * m..(u + 1) * m].copy_from_slice(&ev);
+                    scored[u] = true;
+                }
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        b.strength
+            .total_cmp(&a.strength)
+            .then_with(|| a.cohort.cmp(&b.cohort))
+            .then_with(|| a.pattern.cmp(&b.pattern))
+    });
+    Ok((findings, org_scored))
 }
 
 /// Cohorts, and for behavioural groups which users the baselines learn from.
@@ -722,40 +841,65 @@ fn multivariate(
     Ok(Some(Mv { iforest, ecod, z }))
 }
 
-/// A pattern's session ranking column and the p95 of its cohorts.
+/// A pattern's session ranking column and each cohort's sorted values.
 struct RankColumn<'a> {
     /// The column, in scoring order.
     values: &'a [f64],
-    /// `(cohort id, p95 of the finite values of the cohort's sessions)`, by
-    /// cohort id; [`ORGANISATION`]'s entry is over all sessions.
-    p95: Vec<(usize, f64)>,
+    /// `(cohort id, the finite values of the cohort's sessions, ascending)`,
+    /// by cohort id; [`ORGANISATION`]'s entry is over all sessions.
+    sorted: Vec<(usize, Vec<f64>)>,
 }
 
 impl RankColumn<'_> {
     /// The p95 of the sessions of `cohort` (the organisation's for a cohort
-    /// without one, NaN without either).
-    fn p95(&self, cohort: usize) -> f64 {
+    /// without any) without the user's own sessions `own` (the user's
+    /// finite values, ascending), and how many sessions that leaves.
+    fn p95_of_peers(&self, cohort: usize, own: &[f64]) -> (f64, usize) {
         let find = |c: usize| {
-            self.p95
+            self.sorted
                 .binary_search_by_key(&c, |e| e.0)
                 .ok()
-                .map(|i| self.p95[i].1)
+                .map(|i| &self.sorted[i].1)
         };
-        find(cohort)
-            .or_else(|| find(ORGANISATION))
-            .unwrap_or(f64::NAN)
+        let Some(all) = find(cohort).or_else(|| find(ORGANISATION)) else {
+            return (f64::NAN, 0);
+        };
+        // Indices of the user's values in `all` (one per value, ascending,
+        // distinct: equal values take consecutive slots).
+        let mut skip: Vec<usize> = Vec::with_capacity(own.len());
+        for &v in own {
+            let mut i = all.partition_point(|&a| a < v);
+            if let Some(&last) = skip.last() {
+                i = i.max(last + 1);
+            }
+            if i < all.len() && all[i] == v {
+                skip.push(i);
+            }
+        }
+        let m = all.len() - skip.len();
+        if m == 0 {
+            return (f64::NAN, 0);
+        }
+        // The value at rank r of `all` without the skipped indices.
+        let at = |r: usize| {
+            let mut i = r;
+            for &k in &skip {
+                if k <= i {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            all[i]
+        };
+        let pos = 0.95 * (m - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        (at(lo) + (at(hi) - at(lo)) * (pos - lo as f64), m)
     }
 }
 
-/// The ranking column of a pattern with the p95 of each cohort's sessions.
-///
-/// The p95 is all the explanations report of the column's distribution, so
-/// it is computed directly by selection instead of fitting a detector on
-/// the column: the same value as that detector's baseline `p95` (a cohort's
-/// baseline is learned from all its sessions, the organisation's from all
-/// sessions), and it is only looked up for a cohort holding the user's top
-/// session, so the detector's fallbacks for cohorts without values never
-/// apply.
+/// The ranking column of a pattern with each cohort's sorted values (what
+/// the explanations' leave-one-out p95 is read from).
 fn rank_column<'a>(
     cols: &'a NumericColumns,
     p: &PatternSpec,
@@ -775,96 +919,28 @@ fn rank_column<'a>(
             by_cohort[c].push(v);
         }
     }
-    let mut p95: Vec<(usize, f64)> = by_cohort
+    let mut sorted: Vec<(usize, Vec<f64>)> = by_cohort
         .into_iter()
         .enumerate()
-        .filter_map(|(c, v)| quantile_select(&v, 0.95).map(|q| (c, q)))
+        .filter(|(_, v)| !v.is_empty())
         .collect();
-    if any_org {
-        if let Some(q) = quantile_select(values, 0.95) {
-            p95.push((ORGANISATION, q));
-        }
+    if any_org || sorted.is_empty() {
+        sorted.push((
+            ORGANISATION,
+            values.iter().copied().filter(|v| v.is_finite()).collect(),
+        ));
     }
-    Some(RankColumn { values, p95 })
-}
-
-/// What explanations write about a pattern's cohort baselines: the same for
-/// every user of a cohort, so formatted once per cohort rather than once
-/// per explanation. Cohorts are addressed by slot: the cohort id, or the
-/// number of cohorts for the organisation.
-struct PatternTexts {
-    /// Features of the pattern.
-    m: usize,
-    /// Slot of the organisation.
-    org_slot: usize,
-    /// `[slot * m + j]`: the typical value and p95 of feature `j`.
-    baselines: Vec<(String, String)>,
-    /// Per slot: the p95 of the ranking column.
-    rank_p95: Vec<String>,
-}
-
-impl PatternTexts {
-    fn new(
-        p: &PatternSpec,
-        run: &PatternRun,
-        rank: Option<&RankColumn<'_>>,
-        n_cohorts: usize,
-    ) -> PatternTexts {
-        let cohort = |slot: usize| {
-            if slot == n_cohorts {
-                ORGANISATION
-            } else {
-                slot
-            }
-        };
-        let m = run.model.as_ref().map_or(0, |m| m.features().len());
-        let mut baselines = Vec::with_capacity((n_cohorts + 1) * m);
-        for slot in 0..=n_cohorts {
-            let Some(model) = &run.model else { break };
-            for (j, spec) in model.features().iter().enumerate() {
-                let (typical, p95) = model
-                    .baseline(cohort(slot), j)
-                    .map_or((f64::NAN, f64::NAN), |b| (b.raw.typical, b.raw.p95));
-                baselines.push((spec.unit.format(typical), spec.unit.format(p95)));
-            }
-        }
-        let rank_p95 = match rank {
-            Some(rank) => (0..=n_cohorts)
-                .map(|slot| p.session_rank_unit.format(rank.p95(cohort(slot))))
-                .collect(),
-            None => Vec::new(),
-        };
-        PatternTexts {
-            m,
-            org_slot: n_cohorts,
-            baselines,
-            rank_p95,
-        }
+    for (_, v) in &mut sorted {
+        v.sort_unstable_by(f64::total_cmp);
     }
-
-    fn slot(&self, cohort: usize) -> usize {
-        if cohort == ORGANISATION {
-            self.org_slot
-        } else {
-            cohort
-        }
-    }
-
-    /// Typical value and p95 of feature `j` in `cohort`, as written.
-    fn baseline(&self, cohort: usize, j: usize) -> (&str, &str) {
-        let (t, p) = &self.baselines[self.slot(cohort) * self.m + j];
-        (t, p)
-    }
-
-    /// p95 of the ranking column in `cohort`, as written.
-    fn rank_p95(&self, cohort: usize) -> &str {
-        &self.rank_p95[self.slot(cohort)]
-    }
+    Some(RankColumn { values, sorted })
 }
 
 #[allow(clippy::too_many_arguments)]
 fn explain_user(
     u: usize,
+    learned: bool,
+    org_scored: &[Vec<bool>],
     ids: &[&str],
     cohorts: &Cohorts,
     opts: &ScoreOptions,
@@ -872,7 +948,6 @@ fn explain_user(
     mv: Option<&Mv>,
     sessions: Range<usize>,
     rank_cols: &[Option<RankColumn<'_>>],
-    texts: &[PatternTexts],
     s_order: &[usize],
     s_ids: &[&str],
 ) -> UserExplanation {
@@ -913,6 +988,8 @@ fn explain_user(
         + mv_ev.as_ref().map_or(0.0, |m| m.evidence);
     let score = opts.score_of(evidence);
     let severity = opts.thresholds.severity(score);
+    // Strongest first: the fired patterns (strength >= fire_strength) come
+    // before the context ones.
     contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let patterns = contrib
         .iter()
@@ -921,13 +998,19 @@ fn explain_user(
         .map(|&(strength, pi)| {
             explain_pattern(
                 u,
-                cohort,
+                learned,
+                // Members of a cohort flagged for this pattern who were
+                // scored against the organisation are explained against it.
+                if org_scored[pi].get(u) == Some(&true) {
+                    ORGANISATION
+                } else {
+                    cohort
+                },
                 strength,
                 &opts.patterns[pi],
                 &runs[pi],
                 sessions.clone(),
                 rank_cols[pi].as_ref(),
-                &texts[pi],
                 s_order,
                 s_ids,
                 opts,
@@ -947,16 +1030,19 @@ fn explain_user(
     }
 }
 
+/// Prefix of the text of a pattern that did not fire on its own.
+pub const CONTEXT_PREFIX: &str = "context, did not fire on its own: ";
+
 #[allow(clippy::too_many_arguments)]
 fn explain_pattern(
     u: usize,
+    learned: bool,
     cohort: usize,
     strength: f64,
     p: &PatternSpec,
     run: &PatternRun,
     sessions: Range<usize>,
     rank: Option<&RankColumn<'_>>,
-    texts: &PatternTexts,
     s_order: &[usize],
     s_ids: &[&str],
     opts: &ScoreOptions,
@@ -970,40 +1056,49 @@ fn explain_pattern(
         .unwrap_or(0);
     let spec = &model.features()[j];
     let value = ev[j].value.unwrap_or(f64::NAN);
-    let (typical, p95, percentile) = match model.baseline(cohort, j) {
-        Some(b) => (b.raw.typical, b.raw.p95, b.raw.percentile(value)),
-        None => (f64::NAN, f64::NAN, f64::NAN),
+    // Typical value and p95 of the *peers*: the user's own value is left
+    // out of the cohort (when it was learned from), so a reviewer never
+    // reads "colleagues do it too" about a pattern only the user shows.
+    let peers = match model.baseline(cohort, j) {
+        Some(b) => b.raw.among_peers(value, learned),
+        None => PeerStats {
+            typical: f64::NAN,
+            p95: f64::NAN,
+            percentile: f64::NAN,
+            peers: 0,
+        },
     };
-    let (typical_text, p95_text) = texts.baseline(cohort, j);
+    let typical_text = spec.unit.format(peers.typical);
+    let p95_text = spec.unit.format(peers.p95);
     let phrase = PatternSpec::render(
         &spec.phrase,
         &["value", "typical", "p95", "percentile", "feature"],
         |i| match i {
             0 => spec.unit.format(value),
-            1 => typical_text.to_string(),
-            2 => p95_text.to_string(),
-            3 => format!("{percentile:.0}"),
+            1 => typical_text.clone(),
+            2 => p95_text.clone(),
+            3 => format!("{:.0}", peers.percentile),
             _ => spec.column.clone(),
         },
     );
-    // Plain concatenation (what `format!` would produce, without its
-    // runtime formatting machinery: this runs for every explanation).
-    let concat = |parts: &[&str]| {
-        let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-        parts.iter().for_each(|p| s.push_str(p));
-        s
-    };
-    let mut text = concat(&[
-        &phrase,
-        " (cohort typical ",
-        typical_text,
-        ", p95 ",
-        p95_text,
-        ")",
-    ]);
+    let mut text = format!(
+        "{phrase} ({} peer{}{}: typical {typical_text}, p95 {p95_text})",
+        peers.peers,
+        if peers.peers == 1 { "" } else { "s" },
+        if cohort == ORGANISATION {
+            " across the organisation"
+        } else {
+            ""
+        }
+    );
     let mut top: Vec<String> = Vec::new();
     if let Some(rank) = rank {
         let vals = rank.values;
+        let mut own: Vec<f64> = sessions
+            .clone()
+            .map(|k| vals[k])
+            .filter(|v| v.is_finite())
+            .collect();
         let mut cand: Vec<(f64, &str)> = sessions
             .filter(|&k| vals[k].is_finite() && vals[k] > 0.0)
             .map(|k| (vals[k], s_ids[s_order[k]]))
@@ -1011,29 +1106,32 @@ fn explain_pattern(
         cand.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
         cand.truncate(opts.top_sessions);
         if let Some(&(sv, sid)) = cand.first() {
+            own.sort_unstable_by(f64::total_cmp);
+            let (p95, _) = rank.p95_of_peers(cohort, &own);
             let top_session = PatternSpec::render(&p.session_phrase, &["svalue"], |_| {
                 p.session_rank_unit.format(sv)
             });
-            text = concat(&[
-                &top_session,
-                " in session ",
-                sid,
-                " (cohort p95: ",
-                texts.rank_p95(cohort),
-                "); ",
-                &text,
-            ]);
+            text = format!(
+                "{top_session} in session {sid} (p95 of peers' sessions: {}); {text}",
+                p.session_rank_unit.format(p95)
+            );
         }
         top = cand.into_iter().map(|c| c.1.to_string()).collect();
+    }
+    let fired = strength >= opts.fire_strength;
+    if !fired {
+        text.insert_str(0, CONTEXT_PREFIX);
     }
     Explanation {
         pattern: p.name.clone(),
         feature: spec.column.clone(),
         value,
-        typical,
-        p95,
-        percentile,
+        typical: peers.typical,
+        p95: peers.p95,
+        percentile: peers.percentile,
+        peers: peers.peers,
         strength,
+        fired,
         sessions: top,
         text,
     }
@@ -1339,16 +1437,19 @@ mod tests {
         assert_eq!(e.pattern, "prompt-loop");
         assert_eq!(e.feature, "loop_ratio");
         assert_eq!(e.value, 0.5);
+        // Typical and p95 of the 19 peers (u-19 left out): 0 x4, .01 x4,
+        // .02 x4, .03 x4, .04 x3 -> median .02; p95 at 0.95 * 18 = 17.1 -> .04.
+        assert_eq!(e.peers, 19);
         assert!((e.typical - 0.02).abs() < 1e-12);
-        // p95: position 0.95 * 19 = 18.05 between 0.04 and 0.5.
-        assert!((e.p95 - (0.04 + 0.05 * 0.46)).abs() < 1e-12);
-        assert_eq!(e.percentile, 97.5);
+        assert!((e.p95 - 0.04).abs() < 1e-12);
+        assert_eq!(e.percentile, 100.0);
+        assert!(e.fired);
         assert_eq!(e.sessions, vec!["s-d", "s-a", "s-b"]);
-        // Session p95 of loop_requests: 0, 1 x 20, 3, 7, 12 -> 3 + 0.85 * 4.
+        // The peers' sessions all have loop_requests 1: their p95 is 1.
         assert_eq!(
             e.text,
-            "sent the same prompt again 12 times in session s-d (cohort p95: 6); \
-             50% of requests repeat a prompt already sent in the session (cohort typical 2%, p95 6%)"
+            "sent the same prompt again 12 times in session s-d (p95 of peers' sessions: 1); \
+             50% of requests repeat a prompt already sent in the session (19 peers: typical 2%, p95 4%)"
         );
         // Nobody else alerts or has a firing pattern.
         for other in &s.explanations[1..] {
@@ -1389,6 +1490,155 @@ mod tests {
         assert!(u.column_by_name("loop_ratio").is_some());
         assert_eq!(s.sessions.num_rows(), 24);
         assert!(s.sessions.column_by_name("loop_requests").is_some());
+    }
+
+    #[test]
+    fn nobody_else_shows_the_pattern_gives_typical_zero() {
+        // Every colleague at loop_ratio 0, one session each with no loop;
+        // only u-19 loops. The cohort with u-19 in it has a p95 above 0; the
+        // explanation must say the 19 peers' typical and p95 are 0.
+        let (users, sessions) = looper_tables();
+        let ratio: Vec<f64> = (0..20).map(|i| if i == 19 { 0.5 } else { 0.0 }).collect();
+        let users = RecordBatch::try_new(
+            users.schema(),
+            vec![
+                users.column(0).clone(),
+                users.column(1).clone(),
+                f64s(ratio),
+            ],
+        )
+        .unwrap();
+        let loops: Vec<u64> = vec![0; 19].into_iter().chain([7, 3, 0, 12, 1]).collect();
+        let sessions = RecordBatch::try_new(
+            sessions.schema(),
+            vec![
+                sessions.column(0).clone(),
+                sessions.column(1).clone(),
+                u64s(loops),
+            ],
+        )
+        .unwrap();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let e = &s.explanations[0].patterns[0];
+        assert_eq!(s.explanations[0].user_id, "u-19");
+        assert_eq!((e.typical, e.p95, e.peers), (0.0, 0.0, 19));
+        assert!(
+            e.text.contains("(19 peers: typical 0%, p95 0%)"),
+            "{}",
+            e.text
+        );
+        assert!(e.text.contains("(p95 of peers' sessions: 0)"), "{}", e.text);
+    }
+
+    #[test]
+    fn weaker_patterns_are_listed_after_fired_ones_as_context() {
+        // u-19 loops (fires) and pads a little: 35% trivial changes among
+        // colleagues at 10-20%, below what fires on its own.
+        let (users, sessions) = looper_tables();
+        let trivial: Vec<f64> = (0..20)
+            .map(|i| {
+                if i == 19 {
+                    0.4
+                } else {
+                    0.10 + 0.025 * (i % 5) as f64
+                }
+            })
+            .collect();
+        let mut cols: Vec<(String, ArrayRef)> = users
+            .schema()
+            .fields()
+            .iter()
+            .zip(users.columns())
+            .map(|(f, c)| (f.name().clone(), c.clone()))
+            .collect();
+        cols.push(("trivial_change_share".into(), f64s(trivial)));
+        let users = RecordBatch::try_from_iter(cols).unwrap();
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        let top = &s.explanations[0];
+        assert_eq!(top.user_id, "u-19");
+        assert_eq!(top.patterns[0].pattern, "prompt-loop");
+        assert!(top.patterns[0].fired);
+        let pad = top
+            .patterns
+            .iter()
+            .find(|p| p.pattern == "change-padding")
+            .expect("padding listed as context");
+        assert!(!pad.fired, "{pad:?}");
+        assert!(pad.strength < 3.0 && pad.strength > 0.0, "{pad:?}");
+        assert!(pad.text.starts_with(CONTEXT_PREFIX), "{}", pad.text);
+        let fired: Vec<bool> = top.patterns.iter().map(|p| p.fired).collect();
+        assert!(fired.windows(2).all(|w| w[0] >= w[1]), "{fired:?}");
+    }
+
+    /// A team of `n` users with padding features: colleagues revert nothing
+    /// and keep 10–20% trivial changes; `padders` (revert rate, trivial
+    /// share) pairs are appended. Everybody accepted 40 changes.
+    fn padding_team(n: usize, padders: &[(f64, f64)]) -> (RecordBatch, RecordBatch) {
+        let total = n + padders.len();
+        let ids: Vec<String> = (0..total).map(|i| format!("u-{i:02}")).collect();
+        let mut revert = vec![0.0; n];
+        let mut trivial: Vec<f64> = (0..n).map(|i| 0.10 + 0.02 * (i % 6) as f64).collect();
+        for &(r, t) in padders {
+            revert.push(r);
+            trivial.push(t);
+        }
+        let users = RecordBatch::try_from_iter(vec![
+            ("user_id", strs(ids.clone())),
+            ("team", strs(vec!["core".into(); total])),
+            ("revert_rate", f64s(revert)),
+            ("trivial_change_share", f64s(trivial)),
+            ("accepted", u64s(vec![40; total])),
+        ])
+        .unwrap();
+        let sessions = RecordBatch::try_from_iter(vec![
+            (
+                "session_id",
+                strs(ids.iter().map(|i| format!("s-{i}")).collect()),
+            ),
+            ("user_id", strs(ids)),
+        ])
+        .unwrap();
+        (users, sessions)
+    }
+
+    fn alerted(s: &Scores) -> Vec<&str> {
+        let mut v: Vec<&str> = s
+            .explanations
+            .iter()
+            .filter(|e| e.alert)
+            .map(|e| e.user_id.as_str())
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn two_same_kind_gamers_in_one_team_both_alert() {
+        // Issue #17: two change padders (revert 45% and 48%) among ten
+        // colleagues who revert nothing scored 11 and 12 when the baseline's
+        // upper spread came from a p90 that included them.
+        let (users, sessions) = padding_team(10, &[(0.45, 0.3), (0.48, 0.3)]);
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        assert_eq!(
+            alerted(&s),
+            vec!["u-10", "u-11"],
+            "{:#?}",
+            &s.explanations[..3]
+        );
+    }
+
+    #[test]
+    fn a_quarter_of_the_team_gaming_still_alerts_and_nobody_else() {
+        // 15 colleagues, 5 padders (25%) at revert rates 30-50%.
+        let padders: Vec<(f64, f64)> = (0..5).map(|i| (0.3 + 0.05 * i as f64, 0.5)).collect();
+        let (users, sessions) = padding_team(15, &padders);
+        let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
+        assert_eq!(
+            alerted(&s),
+            vec!["u-15", "u-16", "u-17", "u-18", "u-19"],
+            "{:#?}",
+            &s.explanations[..6]
+        );
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub mod outputs;
 pub mod privacy;
 pub mod report;
 pub mod scan;
+pub mod suite;
 
 pub use config::{Config, LoadedConfig};
 pub use error::Error;

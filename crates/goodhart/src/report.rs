@@ -127,7 +127,8 @@ pub struct ReportData {
     pub alerts_by_severity: BTreeMap<String, u64>,
     /// All scored users (the charts use all of them; the table shows the top `top_users`).
     pub users: Vec<ReportUser>,
-    /// (pattern name, number of users for whom the pattern fired).
+    /// (pattern name, number of users for whom the pattern fired on its own:
+    /// strength at least `fire_strength`; context-only patterns not counted).
     pub pattern_prevalence: Vec<(String, u64)>,
     /// How many users the top table lists (default [`DEFAULT_TOP_USERS`]).
     pub top_users: usize,
@@ -1175,7 +1176,7 @@ fn pattern_section(h: &mut String, d: &ReportData) {
     let w = 540u32;
     let ht = (mt + mb + row_h * pats.len().max(3) as f64).ceil() as u32;
     let pw = f64::from(w) - ml - mr;
-    let title = "Pattern prevalence (users for whom each pattern fired)";
+    let title = "Pattern prevalence (users for whom each pattern fired on its own; context-only patterns not counted)";
     let desc = format!(
         "{} pattern{} fired; bar length is the number of users.",
         pats.len(),
@@ -1218,7 +1219,7 @@ fn pattern_section(h: &mut String, d: &ReportData) {
     h.push_str("</svg>\n");
     let _ = writeln!(
         h,
-        "<figcaption>Number of users for whom each pattern fired{}.{}</figcaption>",
+        "<figcaption>Number of users for whom each pattern fired on its own (pattern strength at least the firing threshold, 3 robust-z units by default; patterns shown in explanations only as context are not counted){}.{}</figcaption>",
         if d.users_scored > 0 {
             " (share of users scored in brackets)"
         } else {

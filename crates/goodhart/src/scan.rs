@@ -997,7 +997,9 @@ fn report_data(
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            for p in &u.patterns {
+            // Count what a reviewer calls fired: strength >= fire_strength
+            // (patterns listed as context do not count).
+            for p in u.patterns.iter().filter(|p| p.fired) {
                 *prevalence.entry(p.pattern.clone()).or_default() += 1;
             }
             ReportUser {

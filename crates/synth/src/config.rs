@@ -298,6 +298,50 @@ pub struct SynthConfig {
     pub legit_mix: LegitMix,
     /// Most rows per Parquet row group (default 65 536).
     pub max_row_group_rows: usize,
+    /// A team where a share of the members game the same way (default
+    /// none): several gamers of one kind in one team, up to a team where
+    /// most members game. See [`TeamGaming`].
+    pub team_gaming: Option<TeamGaming>,
+    /// Office hours only (default false): nobody works on weekends, so the
+    /// legitimate share of the week before a Friday snapshot is larger than
+    /// 2/7 (what a leaderboard-sprint detector must not mistake for a sprint).
+    pub office_hours: bool,
+    /// Agent-heavy workloads (default false): 4x longer system prompts and
+    /// twice the turns, so most input is the cached conversation; context
+    /// loads carry no tokens (the next request bills them, as in real agent
+    /// transcripts), and a reloader re-reads files of the session, billed
+    /// uncached on the next request.
+    pub agent_heavy: bool,
+}
+
+/// Several members of one team gaming the same way ([`SynthConfig::team_gaming`]).
+///
+/// `round(team size * share)` members of `team` get `archetype` (the first
+/// ones in user order that are not gaming already are converted; the
+/// organisation's other gamers are unchanged). Agent spammers of such a team
+/// re-spawn one of the team's *standard* sub-agents (the team's
+/// "run-tests agent") rather than a personal task, so their waste looks like
+/// the team's ordinary work.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct TeamGaming {
+    /// Team name (one of [`SynthConfig::teams`]).
+    pub team: String,
+    /// Share of the team's members who game this way, in `(0, 1]`.
+    pub share: f64,
+    /// The gaming archetype they share.
+    pub archetype: Archetype,
+}
+
+impl TeamGaming {
+    /// `share` of `team` gaming as `archetype`.
+    pub fn new(team: impl Into<String>, share: f64, archetype: Archetype) -> TeamGaming {
+        TeamGaming {
+            team: team.into(),
+            share,
+            archetype,
+        }
+    }
 }
 
 impl Default for SynthConfig {
@@ -319,6 +363,9 @@ impl SynthConfig {
             teams: TeamSpec::defaults(),
             legit_mix: LegitMix::default(),
             max_row_group_rows: 65_536,
+            team_gaming: None,
+            office_hours: false,
+            agent_heavy: false,
         }
     }
 
@@ -435,6 +482,38 @@ impl SynthConfig {
                 return bad(
                     &format!("{setting}.models"),
                     "weights must not all be 0".into(),
+                );
+            }
+        }
+        if let Some(tg) = &self.team_gaming {
+            if !self.teams.iter().any(|t| t.name == tg.team) {
+                return bad(
+                    "team_gaming.team",
+                    format!(
+                        "team `{}` is not one of the teams ({}); name one of them",
+                        tg.team,
+                        self.teams
+                            .iter()
+                            .map(|t| t.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            if !(tg.share.is_finite() && tg.share > 0.0 && tg.share <= 1.0) {
+                return bad(
+                    "team_gaming.share",
+                    format!("is {}, must be a number in (0, 1]", tg.share),
+                );
+            }
+            if !tg.archetype.is_gaming() {
+                return bad(
+                    "team_gaming.archetype",
+                    format!(
+                        "`{}` is not a gaming archetype; use one of {}",
+                        tg.archetype,
+                        Archetype::GAMING.map(|a| a.as_str()).join(", ")
+                    ),
                 );
             }
         }

@@ -155,7 +155,11 @@ pub(crate) fn user_day(plan: &Plan, u: &UserPlan, day: u32) -> DayOut {
     let team = &cfg.teams[u.team];
     let mut rate = BASE_SESSIONS * team.volume * u.activity;
     if weekend {
-        rate *= WEEKEND_FACTOR;
+        rate *= if cfg.office_hours {
+            0.0
+        } else {
+            WEEKEND_FACTOR
+        };
     }
     let sprinter = u.archetype == Archetype::LeaderboardSprinter;
     if sprinter && matches!(wd, Weekday::Wed | Weekday::Thu | Weekday::Fri) {
@@ -197,6 +201,7 @@ pub(crate) fn user_day(plan: &Plan, u: &UserPlan, day: u32) -> DayOut {
             agents: 0,
             changes: 0,
             model: u.main_model,
+            carry_input: 0,
         };
         s.run(start, mode, waste);
         out.sessions.push(SessionLabel {
@@ -275,6 +280,9 @@ struct Session<'a> {
     agents: u16,
     changes: u16,
     model: Model,
+    /// Agent-heavy workloads: uncached input tokens of a file re-read,
+    /// billed on the next request of the session.
+    carry_input: u64,
 }
 
 impl Session<'_> {
@@ -347,7 +355,7 @@ impl Session<'_> {
         e.agent = agent;
         e.model = model;
         e.has_tokens = true;
-        e.input = new_turn as u32;
+        e.input = (new_turn + std::mem::take(&mut self.carry_input)).min(u32::MAX as u64) as u32;
         e.output = output.min(u32::MAX as u64) as u32;
         e.cache_read = cache_read.min(u32::MAX as u64) as u32;
         e.cache_write = cache_write.min(u32::MAX as u64) as u32;
@@ -371,9 +379,17 @@ impl Session<'_> {
         let size = context_size(h, self.scale());
         let mut e = Session::blank(t, EventKind::ContextLoad);
         e.model = Some(self.model);
+        e.context = h;
+        if self.plan.cfg.agent_heavy {
+            // As in agent transcripts: the load row carries no tokens; the
+            // file enters the conversation and is cache-written by the next
+            // request.
+            self.push(e);
+            ctx.pending += size;
+            return;
+        }
         e.has_tokens = true;
         e.cache_write = size as u32;
-        e.context = h;
         self.push(e);
         // The load row itself wrote the context to the cache (and refreshed it).
         ctx.cached += size;
@@ -501,6 +517,9 @@ impl Session<'_> {
         if w.pad > 0 {
             turns = (turns as f64 * (1.0 + 0.8 * self.u.g.min(2.0))) as u32;
         }
+        if self.plan.cfg.agent_heavy {
+            turns *= 2;
+        }
         let (p_load, change_factor): (f64, f64) = match mode {
             Mode::Normal => (0.10, 1.0),
             Mode::Reading => (0.45, 0.3),
@@ -514,7 +533,12 @@ impl Session<'_> {
         let loop_turn = self.rng.gen_range(0..turns);
         let loop_task = self.fresh_task();
 
-        let sys = (lognorm(self.rng, 9000.0, 0.4) * self.scale()) as u64;
+        let mut sys = (lognorm(self.rng, 9000.0, 0.4) * self.scale()) as u64;
+        if self.plan.cfg.agent_heavy {
+            // Agent harnesses: long system prompts and tool definitions (and
+            // twice the turns, above): most input is the cached conversation.
+            sys *= 4;
+        }
         let mut ctx = Ctx::new(sys);
         let mut loaded: Vec<u64> = Vec::new();
         let mut t = start;
@@ -546,6 +570,23 @@ impl Session<'_> {
                 t += 2 * SEC;
             }
             for _ in 0..reload_at[turn] {
+                if self.plan.cfg.agent_heavy {
+                    // Gaming, agent style: a file of the session (or the big
+                    // context) read again; the load row has no tokens, the
+                    // re-read is billed uncached on the next request.
+                    let h = if loaded.is_empty() {
+                        self.u.big_context
+                    } else {
+                        loaded[self.rng.gen_range(0..loaded.len())]
+                    };
+                    let mut e = Session::blank(t, EventKind::ContextLoad);
+                    e.model = Some(self.model);
+                    e.context = h;
+                    self.push(e);
+                    self.carry_input += context_size(h, self.scale()).max(8_000);
+                    t += self.rng.gen_range(5 * SEC..40 * SEC);
+                    continue;
+                }
                 // Gaming: the same big context sent again, uncached.
                 let mut e = Session::blank(t, EventKind::ContextLoad);
                 e.model = Some(self.model);

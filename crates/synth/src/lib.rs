@@ -154,6 +154,28 @@
 //! gaming_share)`, at least one per gaming archetype when `users >= 100` and
 //! `gaming_share > 0`, none when `gaming_share == 0`. Archetypes and teams
 //! are assigned to people by seeded shuffles, independently.
+//!
+//! # Scenarios
+//!
+//! Options for organisations unlike the default one (all off by default,
+//! so default output is unchanged; `goodhart synth` exposes each):
+//!
+//! * [`SynthConfig::gaming_share`] up to 1 (e.g. 0.25 or 0.30: gaming is
+//!   common) and [`SynthConfig::intensity`] down to (0, 1] (0.5: gamers at
+//!   half the default intensity).
+//! * [`SynthConfig::team_gaming`] ([`TeamGaming`]): `round(team size ×
+//!   share)` members of one team get one gaming archetype (the team's first
+//!   non-gaming members in user order are converted); agent spammers of such
+//!   a team re-spawn one of the team's standard sub-agents. `share` 0.15 gives
+//!   several same-kind gamers in one team, 0.67 a team where two thirds game.
+//! * [`SynthConfig::office_hours`]: no sessions on Saturdays and Sundays.
+//! * [`SynthConfig::agent_heavy`]: 4 × longer system prompts and 2 × the
+//!   turns (most input is cached conversation); `context_load` rows carry
+//!   no tokens, legitimate loads are cache-written by the next request, and
+//!   a reloader re-reads a file of the session (or the big context) whose
+//!   tokens (at least 8k) are billed uncached on the next request.
+//! * [`LegitMix::migration`]: the weight of bulk migrations among the
+//!   legitimate people (e.g. 0.30 for an organisation in a migration).
 #![deny(missing_docs)]
 
 mod archetype;
@@ -163,7 +185,7 @@ mod plan;
 mod write;
 
 pub use archetype::Archetype;
-pub use config::{LegitMix, Model, SynthConfig, TeamSpec, MAX_SESSIONS_PER_USER_DAY};
+pub use config::{LegitMix, Model, SynthConfig, TeamGaming, TeamSpec, MAX_SESSIONS_PER_USER_DAY};
 pub use write::events_schema;
 
 use gen::{DayOut, Ev, SessionLabel};

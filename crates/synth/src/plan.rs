@@ -159,10 +159,34 @@ impl Plan {
             tag::ASSIGN_TEAM,
         ])));
 
+        if let Some(tg) = &cfg.team_gaming {
+            // Convert the team's first non-gaming members (user order) until
+            // round(size * share) of them have the archetype.
+            let t = cfg
+                .teams
+                .iter()
+                .position(|t| t.name == tg.team)
+                .expect("validated team name");
+            let members: Vec<usize> = (0..cfg.users).filter(|&i| teams[i] == t).collect();
+            let want = (members.len() as f64 * tg.share).round() as usize;
+            let mut have = members
+                .iter()
+                .filter(|&&i| archetypes[i] == tg.archetype)
+                .count();
+            for &i in &members {
+                if have >= want {
+                    break;
+                }
+                if !archetypes[i].is_gaming() {
+                    archetypes[i] = tg.archetype;
+                    have += 1;
+                }
+            }
+        }
         let common_prompts = (0..10u64)
             .map(|k| mix(&[seed, tag::COMMON_PROMPT, k]))
             .collect();
-        let team_agents = cfg
+        let team_agents: Vec<Vec<u64>> = cfg
             .teams
             .iter()
             .enumerate()
@@ -258,7 +282,19 @@ impl Plan {
                     first_day,
                     anchor_day,
                     incident_day,
-                    spam_task: rng.gen::<u64>() | 1,
+                    spam_task: {
+                        let personal = rng.gen::<u64>() | 1;
+                        let team_gamer = cfg.team_gaming.as_ref().is_some_and(|tg| {
+                            tg.archetype == archetype && cfg.teams[team].name == tg.team
+                        });
+                        if team_gamer {
+                            // The team's standard sub-agent, re-spawned.
+                            let agents: &Vec<u64> = &team_agents[team];
+                            agents[i % agents.len()]
+                        } else {
+                            personal
+                        }
+                    },
                     big_context,
                     big_context_size: rng.gen_range(40_000..120_000),
                     contexts,
