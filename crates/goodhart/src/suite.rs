@@ -95,7 +95,7 @@ pub fn scenarios(o: &SuiteOptions) -> Vec<Scenario> {
         out.push(Scenario {
             name: name.into(),
             cfg,
-        })
+        });
     };
     push("default", base(0));
     let mut c = base(1);
@@ -308,7 +308,7 @@ pub fn run_suite(o: &SuiteOptions) -> Result<SuiteReport, Error> {
                         BTreeMap::new()
                     },
                     cohort_findings: if ours { findings.clone() } else { Vec::new() },
-                })
+                });
             };
             match &report {
                 Some(report) => {

@@ -737,6 +737,7 @@ mod tests {
             agents: 0,
             changes: 0,
             model: Model::ClaudeSonnet45,
+            carry_input: 0,
         };
         let mut ctx = Ctx::new(10_000);
         let t0 = 1_000 * SEC;
