@@ -16,11 +16,11 @@ import goodhart
 # Figures of data/sample (`goodhart synth --users 300 --days 14 --seed 7`;
 # window 2026-10-01..2026-10-15 from its goodhart.toml), as `goodhart scan`
 # prints them.
-SAMPLE_ROWS = KNOWN_ROWS
+SAMPLE_ROWS = 264_387
 SAMPLE_USERS = 300
-SAMPLE_SESSIONS = KNOWN_SESSIONS
-SAMPLE_ALERTS = KNOWN_ALERTS
-TOP_USER = KNOWN_TOP_USER
+SAMPLE_SESSIONS = 9_350
+SAMPLE_ALERTS = 18  # 17 critical, 1 high
+TOP_USER = "u-00292"
 
 
 def sample_events(sample) -> pa.Table:
@@ -51,6 +51,7 @@ def test_scan_path_known_answers(result):
     assert s["sessions"] == SAMPLE_SESSIONS == result.sessions.num_rows
     assert s["window"] == {"start": "2026-10-01", "end": "2026-10-15", "days": 15}
     assert len(result.alerts) == SAMPLE_ALERTS
+    assert s["alerts_by_severity"] == {"critical": 17, "high": 1}
     assert result.users.column("user_id")[0].as_py() == TOP_USER
     assert isinstance(result.users, pa.Table)
 
@@ -113,7 +114,6 @@ def test_input_flavours_give_the_cli_scores(sample, result):
         flavours["polars"] = pl.from_arrow(events)
     except ImportError:  # pragma: no cover - polars is installed in CI
         pass
-    assert "polars" in flavours or True
     for name, ev in flavours.items():
         r = goodhart.scan(ev, roster=roster, config=sample / "goodhart.toml")
         assert r.summary["rows"]["read"] == SAMPLE_ROWS, name
@@ -176,7 +176,7 @@ def test_validate(sample, tmp_path):
 def test_synth(tmp_path):
     s = goodhart.synth(tmp_path / "org", users=40, days=3, seed=3)
     assert s["users"] == 40
-    assert s["dates"] == ["2026-10-01", "2026-10-03"] or len(s["dates"]) == 2
+    assert len(s["dates"]) == 2
     rep = goodhart.validate(tmp_path / "org")
     assert rep["rows_read"] == s["events"]
     r = goodhart.scan(tmp_path / "org", as_of=s["dates"][1], window="3d")

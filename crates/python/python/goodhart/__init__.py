@@ -10,7 +10,7 @@ without copies).
 >>> import goodhart
 >>> r = goodhart.scan("data/sample")                  # doctest: +SKIP
 >>> r.users.num_rows, r.summary["alerts_by_severity"]  # doctest: +SKIP
-(300, {'critical': 3, 'high': 13})
+(300, {'critical': 17, 'high': 1})
 
 Long calls release the GIL and stop at the next check after Ctrl-C
 (``KeyboardInterrupt``): between stages, and between chunks of batches for
