@@ -70,6 +70,17 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// An in-memory Arrow stream (see [`crate::batches`]) failed while being read.
+    #[error("{source_name}: the Arrow stream failed: {message}. Fix: check the table or reader passed in can be read to the end.")]
+    Stream {
+        /// The name the caller gave the input.
+        source_name: String,
+        /// The stream's error.
+        message: String,
+    },
+    /// The caller asked the run to stop (e.g. Ctrl-C in Python).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -113,7 +124,9 @@ impl Error {
                 goodhart_synth::SynthError::Config { .. }
                     | goodhart_synth::SynthError::OutputNotEmpty { .. }
             ),
-            Error::Report(_) | Error::Write { .. } => false,
+            Error::Report(_) | Error::Write { .. } | Error::Stream { .. } | Error::Interrupted => {
+                false
+            }
         }
     }
 }

@@ -58,6 +58,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batches;
 pub mod config;
 mod error;
 pub mod inventory;

@@ -1,0 +1,289 @@
+//! The pipeline on record batches already in memory (an embedding program's
+//! Arrow tables, a Python caller's pyarrow or polars frames), with no file in
+//! between: [`features_from_batches`], then [`analyse`] for the whole
+//! analysis (features, scores, alert candidates and a summary) without the
+//! alert lifecycle or the output files that [`crate::scan::scan`] writes.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampMicrosecondArray, UInt64Array};
+//! use goodhart::batches::features_from_batches;
+//! use goodhart::features::FeatureOptions;
+//!
+//! let ts = TimestampMicrosecondArray::from(vec![1_717_171_200_000_000, 1_717_171_260_000_000])
+//!     .with_timezone("UTC");
+//! let batch = RecordBatch::try_from_iter([
+//!     ("ts", Arc::new(ts) as ArrayRef),
+//!     ("user_id", Arc::new(StringArray::from(vec!["ann", "ann"])) as ArrayRef),
+//!     ("session_id", Arc::new(StringArray::from(vec!["s1", "s1"])) as ArrayRef),
+//!     ("event", Arc::new(StringArray::from(vec!["request", "bogus"])) as ArrayRef),
+//!     ("input_tokens", Arc::new(UInt64Array::from(vec![100, 100])) as ArrayRef),
+//! ])?;
+//! let run = features_from_batches([Ok(batch)], "events", &FeatureOptions::default(), None, None, None)?;
+//! let c = &run.ingest.counts;
+//! assert_eq!((c.rows_read, c.rows_accepted, c.rows_quarantined), (2, 1, 1));
+//! assert_eq!(run.features.users.num_rows(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use goodhart_alerts::AlertCandidate;
+use goodhart_detect::Scores;
+use goodhart_features::{FeatureOptions, SessionAccumulator};
+use goodhart_schema::{normalize_at, Counts, FileReport, IngestReport, Roster, ValidateOptions};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::LoadedConfig;
+use crate::scan::{alert_candidates, features, score, Dataset, FeatureRun, Window};
+use crate::Error;
+
+/// Asked between chunks of work: `true` stops the run with [`Error::Interrupted`].
+pub type Cancel<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// Features of events given as Arrow record batches, validated exactly as
+/// rows read from Parquet files are ([`normalize_at`]: same checks, same
+/// quarantine reasons; rows outside `window` are quarantined as
+/// `outside_window`).
+///
+/// `source` names the input in error messages and in the ingest report (as
+/// a file name would). Batches are pulled from `batches` a few at a time (two
+/// per worker thread), validated and folded in parallel, so memory holds the
+/// accumulators plus those few batches, never the whole stream; the batches
+/// themselves are read in place, not copied. `cancel` is asked between those
+/// chunks. The result does not depend on the thread count or on how the rows
+/// are split into batches.
+///
+/// # Errors
+/// [`Error::Io`] (schema) when the batches lack a required column or have one
+/// of a wrong type, [`Error::Stream`] when the stream fails, [`Error::Features`]
+/// for bad options, [`Error::Interrupted`] when `cancel` said so.
+pub fn features_from_batches<I>(
+    batches: I,
+    source: &str,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    roster: Option<Roster>,
+    cancel: Option<Cancel<'_>>,
+) -> Result<FeatureRun, Error>
+where
+    I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
+{
+    opts.validate()?;
+    let vopts = ValidateOptions {
+        window: window.map(|w| w.date_window().as_tuple()),
+    };
+    let chunk_len = 2 * rayon::current_num_threads().max(1);
+    let mut acc = SessionAccumulator::with_options(opts);
+    let mut counts = Counts::default();
+    let mut quarantine = Vec::new();
+    let mut next_row = 0u64;
+    let mut it = batches.into_iter();
+    loop {
+        if cancel.is_some_and(|c| c()) {
+            return Err(Error::Interrupted);
+        }
+        let mut chunk = Vec::with_capacity(chunk_len);
+        for b in it.by_ref().take(chunk_len) {
+            let b = b.map_err(|e| Error::Stream {
+                source_name: source.to_string(),
+                message: e.to_string(),
+            })?;
+            let first = next_row;
+            next_row += b.num_rows() as u64;
+            chunk.push((first, b));
+        }
+        if chunk.is_empty() {
+            break;
+        }
+        let normalized = chunk
+            .par_iter()
+            .map(|(first, b)| normalize_at(b, &vopts, source, *first))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(goodhart_io::IoError::from)?;
+        let part = normalized
+            .par_iter()
+            .fold(
+                || SessionAccumulator::with_options(opts),
+                |mut a, n| {
+                    if !n.events.is_empty() {
+                        a.add_batch(&n.events);
+                    }
+                    a
+                },
+            )
+            .reduce(
+                || SessionAccumulator::with_options(opts),
+                SessionAccumulator::merge,
+            );
+        acc = acc.merge(part);
+        for n in normalized {
+            counts.add(&n.counts);
+            if n.quarantine.num_rows() > 0 {
+                quarantine.push(n.quarantine);
+            }
+        }
+    }
+    if cancel.is_some_and(|c| c()) {
+        return Err(Error::Interrupted);
+    }
+    let features = goodhart_features::finalize(acc, opts, roster.as_ref())?;
+    let ingest = IngestReport::from_files(
+        vec![FileReport {
+            file: source.to_string(),
+            counts,
+        }],
+        0,
+    );
+    Ok(FeatureRun {
+        features,
+        ingest,
+        quarantine,
+        roster,
+    })
+}
+
+/// What [`analyse`] reads.
+pub enum Events<'a> {
+    /// A dataset on disk (read as `goodhart scan` reads it).
+    Dataset(&'a Dataset),
+    /// Record batches in memory (see [`features_from_batches`]).
+    Batches {
+        /// The batches.
+        batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'a>,
+        /// Name of the input in messages.
+        source: String,
+        /// The roster, when there is one.
+        roster: Option<Roster>,
+    },
+}
+
+impl std::fmt::Debug for Events<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Events::Dataset(d) => f.debug_tuple("Dataset").field(d).finish(),
+            Events::Batches { source, .. } => f
+                .debug_struct("Batches")
+                .field("source", source)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// Figures of one [`analyse`] run (the parts of `summary.json` that do not
+/// depend on the alert state or the outputs).
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisSummary {
+    /// goodhart version.
+    pub tool_version: String,
+    /// Input schema version.
+    pub schema_version: String,
+    /// Configuration file used (`null`: built-in defaults).
+    pub config_path: Option<String>,
+    /// XXH3-64 of the configuration file.
+    pub config_hash: String,
+    /// The window.
+    pub window: crate::scan::WindowSummary,
+    /// Rows read / accepted / quarantined and per reason.
+    pub rows: crate::scan::RowSummary,
+    /// Files read (1 for in-memory batches).
+    pub files_read: u64,
+    /// Files skipped by date-partition pruning.
+    pub files_pruned: u64,
+    /// Users scored.
+    pub users: u64,
+    /// Sessions scored.
+    pub sessions: u64,
+    /// How cohorts were formed.
+    pub cohort_method: String,
+    /// Alert candidates, by severity.
+    pub alerts_by_severity: BTreeMap<String, u64>,
+}
+
+/// Everything [`analyse`] produced.
+#[derive(Debug)]
+pub struct Analysis {
+    /// Features and ingest accounting.
+    pub run: FeatureRun,
+    /// Scores and explanations.
+    pub scores: Scores,
+    /// One alert candidate per user at or above the alert severity (no lifecycle state).
+    pub alerts: Vec<AlertCandidate>,
+    /// Figures.
+    pub summary: AnalysisSummary,
+}
+
+/// Features, scores and alert candidates of `events` with the settings of
+/// `config`: the analysis `goodhart scan` runs, without the alert state,
+/// delivery and output files. `cancel` is asked between stages (and, for
+/// in-memory batches, between chunks).
+///
+/// # Errors
+/// As [`features_from_batches`] / [`crate::scan::features`] and [`score`];
+/// [`Error::Config`] for a bad setting.
+pub fn analyse(
+    events: Events<'_>,
+    config: &LoadedConfig,
+    window: Window,
+    cancel: Option<Cancel<'_>>,
+) -> Result<Analysis, Error> {
+    let cfg = &config.config;
+    let fopts = cfg
+        .feature_options(Some(window.as_of), window.days)
+        .map_err(|m| config.error(m))?;
+    let sopts = cfg.score_options().map_err(|m| config.error(m))?;
+    let stop = || cancel.is_some_and(|c| c());
+    let run = match events {
+        Events::Dataset(d) => features(d, &fopts, Some(window), None)?,
+        Events::Batches {
+            batches,
+            source,
+            roster,
+        } => features_from_batches(batches, &source, &fopts, Some(window), roster, cancel)?,
+    };
+    if stop() {
+        return Err(Error::Interrupted);
+    }
+    let scores = score(&run.features, &sopts)?;
+    if stop() {
+        return Err(Error::Interrupted);
+    }
+    let alerts = alert_candidates(&scores, window);
+    let mut by_sev: BTreeMap<String, u64> = BTreeMap::new();
+    for a in &alerts {
+        *by_sev.entry(a.severity.as_str().to_string()).or_default() += 1;
+    }
+    let c = &run.ingest.counts;
+    let summary = AnalysisSummary {
+        tool_version: crate::VERSION.to_string(),
+        schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
+        config_path: config.path.as_ref().map(|p| p.display().to_string()),
+        config_hash: config.hash.clone(),
+        window: crate::scan::WindowSummary {
+            start: window.first_day(),
+            end: window.as_of,
+            days: window.days,
+        },
+        rows: crate::scan::RowSummary {
+            read: c.rows_read,
+            accepted: c.rows_accepted,
+            quarantined: c.rows_quarantined,
+            quarantined_by_reason: c.reasons.clone(),
+        },
+        files_read: run.ingest.files.len() as u64,
+        files_pruned: run.ingest.files_pruned,
+        users: scores.users.num_rows() as u64,
+        sessions: scores.sessions.num_rows() as u64,
+        cohort_method: scores.cohort_method.clone(),
+        alerts_by_severity: by_sev,
+    };
+    Ok(Analysis {
+        run,
+        scores,
+        alerts,
+        summary,
+    })
+}
