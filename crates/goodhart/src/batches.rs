@@ -138,11 +138,17 @@ where
         }],
         0,
     );
+    // In-memory batches have no files to skip and no hive days; duplicate
+    // events are not counted on this path yet (the dataset path counts them).
     Ok(FeatureRun {
         features,
         ingest,
         quarantine,
+        quarantine_spilled: Vec::new(),
         roster,
+        skipped: Vec::new(),
+        daily_events: Vec::new(),
+        duplicate_events: 0,
     })
 }
 
@@ -272,6 +278,7 @@ pub fn analyse(
             accepted: c.rows_accepted,
             quarantined: c.rows_quarantined,
             quarantined_by_reason: c.reasons.clone(),
+            duplicate_events: run.duplicate_events,
         },
         files_read: run.ingest.files.len() as u64,
         files_pruned: run.ingest.files_pruned,

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use common::{batch, ev, generated, write, Ev};
 use goodhart_io::{
     count_rows, discover, discover_all, fold_dataset, fold_events, read_parquet, read_roster,
-    validate, write_parquet_atomic, DateWindow, EventFile, IoError, ReadOptions,
+    validate, write_parquet_atomic, write_quarantine, DateWindow, EventFile, IoError, ReadOptions,
 };
 use goodhart_schema::{hash_str, EventBatch, EventKind, IngestReport};
 use std::collections::BTreeMap;
@@ -754,4 +754,62 @@ fn roster_file_round_trips() {
         read_roster(Path::new("/definitely/not/here")),
         Err(IoError::NotFound { .. })
     ));
+}
+
+/// #16 item 13: with a spill directory, quarantined rows are streamed to disk
+/// as they are found, none is kept in memory (so peak memory does not grow
+/// with the rows set aside), and the quarantine file is byte for byte the one
+/// the in-memory path writes. Fails on code that keeps them in memory.
+#[test]
+fn quarantined_rows_stream_to_disk_and_give_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    // 3 files x 200 rows; every third row has negative tokens, and the window
+    // leaves out the second day: many quarantined rows in several units.
+    for f in 0..3u64 {
+        let rows: Vec<Ev> = (0..200u64)
+            .map(|i| {
+                let ts = OCT4 + (i as i64) * 1_000_000 + if i % 5 == 0 { DAY } else { 0 };
+                let tokens = if i % 3 == 0 { -1 } else { 10 };
+                ev(ts, &format!("u{}", (i + f) % 7), "request", tokens, 5)
+            })
+            .collect();
+        write(
+            &lake.join(format!("part-{f}.parquet")),
+            &[batch(&rows)],
+            Some(50),
+        );
+    }
+    let window = DateWindow::new(OCT4, OCT4 + DAY);
+    let spill = dir.path().join("spill");
+    std::fs::create_dir_all(&spill).unwrap();
+    let fold = |spill: Option<&Path>| {
+        let opts = ReadOptions {
+            window: Some(window),
+            keep_quarantine: true,
+            quarantine_spill: spill,
+            ..ReadOptions::default()
+        };
+        fold_dataset(&lake, &opts, || (), |_, _| {}, |_, _| {}).unwrap()
+    };
+    let streamed = fold(Some(&spill));
+    let in_memory = fold(None);
+    let quarantined = in_memory.report.counts.rows_quarantined;
+    assert!(quarantined > 200, "{quarantined} rows set aside");
+    assert_eq!(streamed.report.counts, in_memory.report.counts);
+    // Nothing set aside stays in memory on the streaming path ...
+    assert!(streamed.quarantine.is_empty());
+    assert!(!streamed.quarantine_spilled.is_empty());
+    let spilled_rows: usize = streamed
+        .quarantine_spilled
+        .iter()
+        .flat_map(|p| read_parquet(p).unwrap())
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(spilled_rows as u64, quarantined);
+    // ... and the written file is the same.
+    let (a, b) = (dir.path().join("a.parquet"), dir.path().join("b.parquet"));
+    write_quarantine(&a, &streamed.quarantine, &streamed.quarantine_spilled).unwrap();
+    write_quarantine(&b, &in_memory.quarantine, &in_memory.quarantine_spilled).unwrap();
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
