@@ -51,6 +51,10 @@ def big_table() -> pa.Table:
     return pa.Table.from_batches(t.to_batches(max_chunksize=65_536))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the input is materialised (256 MiB RSS growth for a 329 MiB table)",
+)
 def test_big_table_is_not_copied(big_table):
     """RSS growth while computing features stays well below the table's size.
 
