@@ -105,8 +105,8 @@ pub use deliver::{
 };
 pub use error::{AlertError, Result};
 pub use model::{
-    alert_order, fingerprint, read_jsonl, sort_alerts, write_jsonl, Alert, AlertCandidate,
-    AlertStatus, Evidence, Severity, Window,
+    alert_order, fingerprint, read_jsonl, sort_alerts, to_jsonl, write_jsonl, Alert,
+    AlertCandidate, AlertStatus, Evidence, Severity, Window,
 };
 pub use privacy::{cohort_pseudonym, pseudonym, session_pseudonym, Pseudonymizer};
 pub use retention::{purge_outputs, PurgeReport, RetentionConfig};

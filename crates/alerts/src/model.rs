@@ -235,6 +235,19 @@ pub fn sort_alerts(alerts: &mut [Alert]) {
     alerts.sort_by(alert_order);
 }
 
+/// The bytes of an `alerts.jsonl`: one JSON object per alert, one per line.
+pub fn to_jsonl(alerts: &[Alert]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for a in alerts {
+        serde_json::to_writer(&mut out, a).map_err(|e| AlertError::Json {
+            what: format!("alert {}", a.fingerprint),
+            source: e,
+        })?;
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
 /// Write alerts as JSON Lines (one object per line) atomically: the lines go to a temporary file
 /// in the same directory, which is flushed, synced and renamed over `path`. Readers therefore see
 /// either the old or the new file, never a partial one. Missing parent directories are created.
@@ -252,13 +265,8 @@ pub fn write_jsonl(path: impl AsRef<Path>, alerts: &[Alert]) -> Result<()> {
         .map_err(|e| AlertError::io(&dir, e))?;
     {
         let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        for a in alerts {
-            serde_json::to_writer(&mut w, a).map_err(|e| AlertError::Json {
-                what: format!("alert {}", a.fingerprint),
-                source: e,
-            })?;
-            w.write_all(b"\n").map_err(|e| AlertError::io(path, e))?;
-        }
+        w.write_all(&to_jsonl(alerts)?)
+            .map_err(|e| AlertError::io(path, e))?;
         w.flush().map_err(|e| AlertError::io(path, e))?;
     }
     tmp.as_file()

@@ -160,12 +160,9 @@ pub fn parse_window(s: &str) -> Result<u32, String> {
         .ok()
         .filter(|&n| n >= 1)
         .ok_or_else(|| format!("{s:?} is not a window length; write whole days such as \"28d\""))?;
-    // FeatureOptions is #[non_exhaustive]: no struct literal from this crate.
-    #[allow(clippy::field_reassign_with_default)]
-    let o = {
-        let mut o = FeatureOptions::default();
-        o.window_days = days;
-        o
+    let o = FeatureOptions {
+        window_days: days,
+        ..FeatureOptions::default()
     };
     o.validate()
         .map_err(|e| format!("{s:?} is not an accepted window length: {e}"))?;

@@ -783,7 +783,10 @@ pub fn scan(
         checkpoint("report.html staged");
         w(
             "alerts.jsonl",
-            goodhart_io::write_bytes_atomic(&set.path("alerts.jsonl"), &jsonl(&reconciled.alerts)),
+            goodhart_io::write_bytes_atomic(
+                &set.path("alerts.jsonl"),
+                &goodhart_alerts::to_jsonl(&reconciled.alerts)?,
+            ),
         )?;
         let summary = Summary {
             tool_version: crate::VERSION.to_string(),
@@ -910,16 +913,6 @@ fn tallies(alerts: &[goodhart_alerts::Alert]) -> (BTreeMap<String, u64>, BTreeMa
         *by_status.entry(a.status.as_str().to_string()).or_default() += 1;
     }
     (by_sev, by_status)
-}
-
-/// `alerts.jsonl`: one alert per line (the bytes `goodhart_alerts::write_jsonl` writes).
-fn jsonl(alerts: &[goodhart_alerts::Alert]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for a in alerts {
-        serde_json::to_writer(&mut out, a).expect("an alert serialises");
-        out.push(b'\n');
-    }
-    out
 }
 
 fn fill_tickets(store: &StateStore, alerts: &mut [goodhart_alerts::Alert]) -> Result<(), Error> {
