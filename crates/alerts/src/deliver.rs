@@ -288,7 +288,8 @@ fn scrub(payload: &mut Value, sub: Option<&Substitution>, public_fp: &str) -> Re
 struct Built {
     deliveries: Vec<NewDelivery>,
     /// (pseudonym, real id): users, sessions and cohorts.
-    pseudonyms: Vec<(String, String)>,
+    /// (pseudonym, real value, fingerprint of the alert that uses it)
+    pseudonyms: Vec<(String, String, String)>,
     /// (public fingerprint, fingerprint)
     aliases: Vec<(String, String)>,
     below_threshold: usize,
@@ -313,9 +314,11 @@ fn build_deliveries(
         }
         let (public, sub) = outbound(alert, pseudo);
         if pseudo.is_some() {
+            let fp = &alert.fingerprint;
             pseudonyms.insert((
                 public.candidate.user_id.clone(),
                 alert.candidate.user_id.clone(),
+                fp.clone(),
             ));
             for (e, pe) in alert
                 .candidate
@@ -324,13 +327,14 @@ fn build_deliveries(
                 .zip(&public.candidate.evidence)
             {
                 for (sid, ps) in e.sessions.iter().zip(&pe.sessions) {
-                    pseudonyms.insert((ps.clone(), sid.clone()));
+                    pseudonyms.insert((ps.clone(), sid.clone(), fp.clone()));
                 }
             }
             if public.candidate.cohort != alert.candidate.cohort {
                 pseudonyms.insert((
                     public.candidate.cohort.clone(),
                     alert.candidate.cohort.clone(),
+                    fp.clone(),
                 ));
             }
             aliases.insert((public.fingerprint.clone(), alert.fingerprint.clone()));

@@ -267,6 +267,20 @@ pub const STATE_FIELDS: &[FieldInfo] = &[
         R::State,
     ),
     f(
+        "pseudonym_refs",
+        "pseudonym",
+        P::Pseudonym,
+        "a pseudonym used in an outbound payload",
+        R::State,
+    ),
+    f(
+        "pseudonym_refs",
+        "fingerprint",
+        P::Pseudonym,
+        "the alert that used it (retention purges the pseudonym with its last alert)",
+        R::State,
+    ),
+    f(
         "fingerprint_aliases",
         "alias",
         P::Pseudonym,

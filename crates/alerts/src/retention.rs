@@ -10,7 +10,8 @@
 //! | alert (state row) | resolved or suppressed, and `resolved_at` is past `state_days` (open alerts are kept) |
 //! | feedback | given (`at`) past `state_days`, unless it is a false-positive suppression still in force |
 //! | outbox entry | delivered or failed, recorded past `state_days` (pending deliveries are kept) |
-//! | pseudonym, public fingerprint alias | no alert of that user / fingerprint is left |
+//! | user pseudonym (`p-`), public fingerprint alias | no alert of that user / fingerprint is left |
+//! | session (`s-`) and cohort (`c-`) pseudonym | no alert that used it is left (pseudonyms recorded before state schema 4 and found in no outbox payload are kept) |
 //! | audit entry, four-eyes request | written past `audit_days` (oldest first; the chain is re-anchored and the purge itself is recorded) |
 //! | scan output directory under `outputs_root` | its `summary.json` window ends past `outputs_days` |
 //!
@@ -180,16 +181,26 @@ impl StateStore {
                 .map_err(err)?),
             ..PurgeReport::default()
         };
-        // User pseudonyms (`p-`) only: session (`s-`) and cohort (`c-`) pseudonyms map
-        // to session ids and team names, which the alerts table does not hold, so
-        // "no alert left" cannot be decided for them here; they are kept.
+        // User pseudonyms (`p-`): gone when no alert of that user is left. Session (`s-`)
+        // and cohort (`c-`) pseudonyms stand for values the alerts table does not hold:
+        // gone when every alert that used them (`pseudonym_refs`) is gone. Those with no
+        // reference at all (older than migration 4 and in no outbox payload) are kept.
         rep.pseudonyms = n(tx
             .execute(
-                "DELETE FROM pseudonyms WHERE pseudonym LIKE 'p-%' \
-                 AND user_id NOT IN (SELECT user_id FROM alerts)",
+                "DELETE FROM pseudonyms WHERE (pseudonym LIKE 'p-%' \
+                 AND user_id NOT IN (SELECT user_id FROM alerts)) \
+                 OR (pseudonym NOT LIKE 'p-%' \
+                 AND EXISTS (SELECT 1 FROM pseudonym_refs r WHERE r.pseudonym = pseudonyms.pseudonym) \
+                 AND NOT EXISTS (SELECT 1 FROM pseudonym_refs r JOIN alerts a \
+                   ON a.fingerprint = r.fingerprint WHERE r.pseudonym = pseudonyms.pseudonym))",
                 [],
             )
             .map_err(err)?);
+        tx.execute(
+            "DELETE FROM pseudonym_refs WHERE fingerprint NOT IN (SELECT fingerprint FROM alerts)",
+            [],
+        )
+        .map_err(err)?;
         rep.fingerprint_aliases = n(tx
             .execute(
                 "DELETE FROM fingerprint_aliases WHERE fingerprint NOT IN
@@ -442,6 +453,60 @@ mod tests {
             )
             .unwrap();
         assert_eq!((gone.alerts, gone.pseudonyms), (1, 1));
+    }
+
+    fn purge_on(s: &mut StateStore, d: &str) -> PurgeReport {
+        s.purge(&RetentionConfig::default(), day(d), &actor(), Utc::now())
+            .unwrap()
+    }
+
+    #[test]
+    fn session_and_cohort_pseudonyms_go_with_the_last_alert_that_used_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = StateStore::open(dir.path()).unwrap();
+        let policy = LifecyclePolicy::default();
+        s.reconcile(&[cand("old"), cand("open")], day("2026-01-01"), &policy)
+            .unwrap();
+        s.reconcile(&[cand("open")], day("2026-01-08"), &policy)
+            .unwrap();
+        let fp = |u: &str| crate::fingerprint(u, "prompt-loops");
+        let refs = |v: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+            v.iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), fp(c)))
+                .collect()
+        };
+        s.enqueue(
+            &[],
+            &refs(&[
+                ("p-old", "old", "old"),
+                ("s-old", "old/1", "old"),
+                ("s-open", "open/1", "open"),
+                ("c-team", "team", "old"),
+                ("c-team", "team", "open"),
+            ]),
+            &[],
+            Utc::now(),
+        )
+        .unwrap();
+        // A pseudonym with no reference (as written before state schema 4) is kept.
+        s.record_pseudonym("s-legacy", "legacy/1").unwrap();
+        let rep = purge_on(&mut s, "2026-07-10");
+        assert_eq!((rep.alerts, rep.pseudonyms), (1, 2), "p-old and s-old");
+        for (p, kept) in [
+            ("p-old", false),
+            ("s-old", false),
+            ("s-open", true),
+            ("c-team", true),
+            ("s-legacy", true),
+        ] {
+            assert_eq!(s.whois(p).unwrap().is_some(), kept, "{p}");
+        }
+        // The cohort pseudonym goes once the last alert that used it is purged.
+        s.reconcile(&[], day("2026-07-11"), &policy).unwrap();
+        let rep = purge_on(&mut s, "2027-03-01");
+        assert_eq!((rep.alerts, rep.pseudonyms), (1, 2), "s-open and c-team");
+        assert_eq!(s.whois("c-team").unwrap(), None);
+        assert_eq!(s.whois("s-legacy").unwrap().as_deref(), Some("legacy/1"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 3;
+pub const STATE_SCHEMA_VERSION: i64 = 4;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
 ///
@@ -91,7 +91,28 @@ CREATE TABLE fingerprint_aliases (
         "privacy: hash-chained audit log, four-eyes re-identification requests",
         crate::audit::MIGRATION_SQL,
     ),
+    (
+        4,
+        "pseudonym_refs: which alert uses each pseudonym, so retention can purge session and cohort pseudonyms",
+        PSEUDONYM_REFS_SQL,
+    ),
 ];
+
+/// Migration 4. Session (`s-`) and cohort (`c-`) pseudonyms stand for values the alerts
+/// table does not hold, so retention needs to know which alerts use them. Pseudonyms that
+/// predate this migration get their references back from the outbox payloads that still
+/// carry them; those found in none keep no reference and are never purged automatically
+/// (documented in the retention module).
+const PSEUDONYM_REFS_SQL: &str = r#"
+CREATE TABLE pseudonym_refs (
+    pseudonym   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (pseudonym, fingerprint)
+);
+INSERT OR IGNORE INTO pseudonym_refs (pseudonym, fingerprint)
+    SELECT p.pseudonym, o.fingerprint FROM pseudonyms p JOIN outbox o
+    ON instr(o.payload, p.pseudonym) > 0;
+"#;
 
 /// A human verdict on an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -1110,7 +1131,7 @@ impl StateStore {
     pub(crate) fn enqueue(
         &mut self,
         entries: &[(String, String, Sink, Action, String)],
-        pseudonyms: &[(String, String)],
+        pseudonyms: &[(String, String, String)],
         aliases: &[(String, String)],
         now: DateTime<Utc>,
     ) -> Result<usize> {
@@ -1138,10 +1159,15 @@ impl StateStore {
                 )
                 .map_err(err)?;
         }
-        for (p, u) in pseudonyms {
+        for (p, u, fp) in pseudonyms {
             tx.execute(
                 "INSERT OR REPLACE INTO pseudonyms (pseudonym, user_id) VALUES (?1, ?2)",
                 params![p, u],
+            )
+            .map_err(err)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO pseudonym_refs (pseudonym, fingerprint) VALUES (?1, ?2)",
+                params![p, fp],
             )
             .map_err(err)?;
         }

@@ -250,7 +250,13 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
         c.execute_batch(
             "ALTER TABLE feedback DROP COLUMN source; \
              DROP TABLE audit_log; DROP TABLE audit_anchor; DROP TABLE reid_requests; \
-             DELETE FROM schema_version WHERE version >= 2;",
+             DROP TABLE pseudonym_refs; \
+             DELETE FROM schema_version WHERE version >= 2; \
+             INSERT INTO pseudonyms VALUES ('s-1111111111111111', 'alice/7'), \
+                 ('s-2222222222222222', 'bob/1'); \
+             INSERT INTO outbox (delivery_id, fingerprint, sink, action, payload, state, \
+                 created_at) VALUES ('d1', 'fp-a', 'webhook', 'post', \
+                 '{\"sessions\":[\"s-1111111111111111\"]}', 'done', '2026-01-01T00:00:00Z');",
         )
         .unwrap();
     }
@@ -262,5 +268,20 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
     assert_eq!(
         store.suppressed_until(&fp, day(10)).unwrap(),
         Some(day(9) + chrono::Days::new(90))
+    );
+    drop(store);
+    // Migration 4 gives old session pseudonyms back the alert whose payload carries them;
+    // one found in no payload gets no reference (and is then never purged automatically).
+    let c = rusqlite::Connection::open(dir.path().join(STATE_FILE)).unwrap();
+    let refs: Vec<(String, String)> = c
+        .prepare("SELECT pseudonym, fingerprint FROM pseudonym_refs ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        refs,
+        [("s-1111111111111111".to_string(), "fp-a".to_string())]
     );
 }
