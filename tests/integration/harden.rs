@@ -274,6 +274,10 @@ fn an_incomplete_last_day_is_reported_exits_4_and_resolves_no_alert() {
     assert_eq!(c["complete"], false, "{c}");
     assert_eq!(c["last_day"], "2026-10-15");
     assert_eq!(c["last_day_events"], 325);
+    assert_eq!(
+        c["basis"], "same_weekday",
+        "two earlier Thursdays in 15 days: {c}"
+    );
     assert_eq!(c["min_share"], 0.5);
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();

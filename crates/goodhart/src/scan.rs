@@ -452,26 +452,53 @@ pub struct WindowSummary {
 
 /// The completeness check of a window's last day: a run is flagged
 /// incomplete when the last day holds fewer accepted events than
-/// `min_share` (`[scan] min_last_day_share`, default 0.5) times the median
-/// of the window's earlier days that hold any event. An export that stopped
-/// early, or a last partition that has not fully arrived, shows up this way.
-/// An incomplete run still writes its outputs and raises its alerts, but
-/// auto-resolves none, and `goodhart scan` exits with code 4.
+/// `min_share` (`[scan] min_last_day_share`, default 0.5) times what is
+/// usual for that day. An export that stopped early, or a last partition that
+/// has not fully arrived, shows up this way. An incomplete run still writes
+/// its outputs and raises its alerts, but auto-resolves none, and
+/// `goodhart scan` exits with code 4.
+///
+/// What is usual: when the window holds at least [`MIN_SAME_WEEKDAYS`]
+/// earlier days of the last day's weekday, the median of those that hold any
+/// event (`basis: same_weekday`), so that a Saturday is compared with
+/// Saturdays, not with the working week; when all of them are empty the
+/// weekday is a quiet one and an empty last day is complete. Otherwise the
+/// median of all earlier days that hold any event (`basis: all_days`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Completeness {
     /// The last day of the window.
     pub last_day: NaiveDate,
     /// Accepted events on it.
     pub last_day_events: u64,
-    /// Median of the accepted events per earlier day of the window (days with
-    /// none left out); `null` when no earlier day holds an event.
+    /// Median of the accepted events per earlier day it is compared with
+    /// (days with none left out); `null` when none of them holds an event.
     pub trailing_median: Option<f64>,
+    /// Which earlier days: `same_weekday` or `all_days`.
+    pub basis: &'static str,
     /// `last_day_events / trailing_median`.
     pub share: Option<f64>,
     /// The threshold (0: the check is off).
     pub min_share: f64,
     /// False when `share < min_share`.
     pub complete: bool,
+}
+
+/// Earlier days of the same weekday a window needs before the completeness
+/// check compares the last day with them alone (two: one odd week cannot set
+/// the expectation).
+pub const MIN_SAME_WEEKDAYS: usize = 2;
+
+fn median_of_nonzero(days: impl Iterator<Item = u64>) -> Option<f64> {
+    let mut v: Vec<u64> = days.filter(|&n| n > 0).collect();
+    v.sort_unstable();
+    let m = v.len();
+    (m > 0).then(|| {
+        if m % 2 == 1 {
+            v[m / 2] as f64
+        } else {
+            (v[m / 2 - 1] + v[m / 2]) as f64 / 2.0
+        }
+    })
 }
 
 impl Completeness {
@@ -483,33 +510,50 @@ impl Completeness {
     /// assert!(Completeness::assess(w, &[100, 0, 90, 110, 60], 0.5).complete);
     /// let c = Completeness::assess(w, &[100, 0, 90, 110, 40], 0.5);
     /// assert!(!c.complete);
-    /// assert_eq!(c.trailing_median, Some(100.0));
+    /// assert_eq!((c.trailing_median, c.basis), (Some(100.0), "all_days"));
     /// assert!(Completeness::assess(w, &[100, 0, 90, 110, 40], 0.0).complete);
+    /// // Three weeks of an office-hours team, the last day a quiet Saturday: compared
+    /// // with the earlier Saturdays, not with the working week.
+    /// let week = [100, 100, 100, 100, 100, 4, 0];
+    /// let daily: Vec<u64> = week.iter().cycle().take(20).copied().collect();
+    /// let sat = Window { as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 24).unwrap(), days: 20 };
+    /// let c = Completeness::assess(sat, &daily, 0.5);
+    /// assert!(c.complete);
+    /// assert_eq!((c.trailing_median, c.basis), (Some(4.0), "same_weekday"));
+    /// // ... and a Sunday, on which that team never works, is a quiet day, not a gap.
+    /// let sun = Window { as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 25).unwrap(), days: 21 };
+    /// let daily: Vec<u64> = week.iter().cycle().take(21).copied().collect();
+    /// assert!(Completeness::assess(sun, &daily, 0.5).complete);
+    /// // A Monday that stopped early is still caught against the earlier Mondays.
+    /// let mut daily: Vec<u64> = week.iter().cycle().take(22).copied().collect();
+    /// daily[21] = 30;
+    /// let mon = Window { as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 26).unwrap(), days: 22 };
+    /// assert!(!Completeness::assess(mon, &daily, 0.5).complete);
     /// ```
     pub fn assess(window: Window, daily: &[u64], min_share: f64) -> Completeness {
         let last_day_events = daily.last().copied().unwrap_or(0);
-        let mut earlier: Vec<u64> = daily[..daily.len().saturating_sub(1)]
-            .iter()
-            .copied()
-            .filter(|&n| n > 0)
-            .collect();
-        earlier.sort_unstable();
-        let m = earlier.len();
-        let trailing_median = (m > 0).then(|| {
-            if m % 2 == 1 {
-                earlier[m / 2] as f64
-            } else {
-                (earlier[m / 2 - 1] + earlier[m / 2]) as f64 / 2.0
-            }
-        });
+        let earlier = &daily[..daily.len().saturating_sub(1)];
+        // Earlier days of the last day's weekday: 7, 14, ... days before it.
+        let same: Vec<u64> = earlier.iter().rev().skip(6).step_by(7).copied().collect();
+        let (basis, trailing_median, quiet) = if same.len() >= MIN_SAME_WEEKDAYS {
+            let med = median_of_nonzero(same.iter().copied());
+            ("same_weekday", med, med.is_none())
+        } else {
+            (
+                "all_days",
+                median_of_nonzero(earlier.iter().copied()),
+                false,
+            )
+        };
         let share = trailing_median.map(|med| last_day_events as f64 / med);
         Completeness {
             last_day: window.as_of,
             last_day_events,
             trailing_median,
+            basis,
             share,
             min_share,
-            complete: min_share <= 0.0 || share.is_none_or(|s| s >= min_share),
+            complete: min_share <= 0.0 || quiet || share.is_none_or(|s| s >= min_share),
         }
     }
 
@@ -519,10 +563,15 @@ impl Completeness {
             return None;
         }
         Some(format!(
-            "the last day of the window ({}) holds {} events, {:.0}% of the median of the earlier days ({}), below the {:.0}% of [scan] min_last_day_share: the data looks incomplete, so no alert was auto-resolved. Fix: check that the export for {} arrived, then re-run",
+            "the last day of the window ({}) holds {} events, {:.0}% of the median of the earlier {} ({}), below the {:.0}% of [scan] min_last_day_share: the data looks incomplete, so no alert was auto-resolved. Fix: check that the export for {} arrived, then re-run",
             self.last_day,
             self.last_day_events,
             self.share.unwrap_or(0.0) * 100.0,
+            if self.basis == "same_weekday" {
+                format!("{}s", self.last_day.format("%A"))
+            } else {
+                "days".to_string()
+            },
             self.trailing_median.unwrap_or(0.0),
             self.min_share * 100.0,
             self.last_day
