@@ -1392,6 +1392,12 @@ mod tests {
     fn u64s(v: Vec<u64>) -> ArrayRef {
         Arc::new(UInt64Array::from(v))
     }
+    /// `b` with its last column replaced by `last`.
+    fn with_last_column(b: &RecordBatch, last: ArrayRef) -> RecordBatch {
+        let mut cols = b.columns().to_vec();
+        *cols.last_mut().expect("a column") = last;
+        RecordBatch::try_new(b.schema(), cols).unwrap()
+    }
 
     /// 20 users of team `a`; loop_ratio 0, .01, .02, .03, .04 (4 times each,
     /// but u-19 = 0.5). Sessions: one per user with loop_requests 1, and
@@ -1499,25 +1505,9 @@ mod tests {
         // explanation must say the 19 peers' typical and p95 are 0.
         let (users, sessions) = looper_tables();
         let ratio: Vec<f64> = (0..20).map(|i| if i == 19 { 0.5 } else { 0.0 }).collect();
-        let users = RecordBatch::try_new(
-            users.schema(),
-            vec![
-                users.column(0).clone(),
-                users.column(1).clone(),
-                f64s(ratio),
-            ],
-        )
-        .unwrap();
+        let users = with_last_column(&users, f64s(ratio));
         let loops: Vec<u64> = vec![0; 19].into_iter().chain([7, 3, 0, 12, 1]).collect();
-        let sessions = RecordBatch::try_new(
-            sessions.schema(),
-            vec![
-                sessions.column(0).clone(),
-                sessions.column(1).clone(),
-                u64s(loops),
-            ],
-        )
-        .unwrap();
+        let sessions = with_last_column(&sessions, u64s(loops));
         let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
         let e = &s.explanations[0].patterns[0];
         assert_eq!(s.explanations[0].user_id, "u-19");

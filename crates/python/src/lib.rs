@@ -280,6 +280,35 @@ fn resolve_input(
     Ok((Input::Stream(reader), load_roster(py, roster)?, loaded))
 }
 
+/// What `scan` and `features` share: the input, roster, configuration,
+/// window and source name, resolved as `goodhart scan` resolves them.
+struct Request {
+    input: Input,
+    roster: Option<goodhart::schema::Roster>,
+    loaded: LoadedConfig,
+    win: Window,
+    source: String,
+}
+
+fn resolve_request(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    roster: Option<&Bound<'_, PyAny>>,
+    (as_of, window): (Option<String>, Option<String>),
+    config: Option<PathBuf>,
+    source: Option<String>,
+) -> PyResult<Request> {
+    let (input, roster, loaded) = resolve_input(py, events, roster, config)?;
+    let win = resolve_window(py, as_of.as_deref(), window.as_deref(), &loaded.config)?;
+    Ok(Request {
+        input,
+        roster,
+        loaded,
+        win,
+        source: source.unwrap_or_else(|| "events".to_string()),
+    })
+}
+
 /// Features, scores and alert candidates (see `goodhart.scan`).
 #[pyfunction]
 #[pyo3(signature = (events, roster=None, as_of=None, window=None, config=None, source=None))]
@@ -292,16 +321,20 @@ fn scan(
     config: Option<PathBuf>,
     source: Option<String>,
 ) -> PyResult<RawResult> {
-    let (input, roster_table, loaded) = resolve_input(py, events, roster, config)?;
-    let win = resolve_window(py, as_of.as_deref(), window.as_deref(), &loaded.config)?;
-    let source = source.unwrap_or_else(|| "events".to_string());
+    let Request {
+        input,
+        roster,
+        loaded,
+        win,
+        source,
+    } = resolve_request(py, events, roster, (as_of, window), config, source)?;
     let analysis = detached(py, move |cancel| match input {
         Input::Path(d) => analyse(Events::Dataset(&d), &loaded, win, Some(cancel)),
         Input::Stream(reader) => analyse(
             Events::Batches {
                 batches: Box::new(reader),
                 source,
-                roster: roster_table,
+                roster,
             },
             &loaded,
             win,
@@ -323,13 +356,17 @@ fn features(
     config: Option<PathBuf>,
     source: Option<String>,
 ) -> PyResult<RawFeatures> {
-    let (input, roster_table, loaded) = resolve_input(py, events, roster, config)?;
-    let win = resolve_window(py, as_of.as_deref(), window.as_deref(), &loaded.config)?;
+    let Request {
+        input,
+        roster,
+        loaded,
+        win,
+        source,
+    } = resolve_request(py, events, roster, (as_of, window), config, source)?;
     let fopts = loaded
         .config
         .feature_options(Some(win.as_of), win.days)
         .map_err(|m| to_py_err(py, loaded.error(m), &Mutex::new(None)))?;
-    let source = source.unwrap_or_else(|| "events".to_string());
     let run = detached(py, move |cancel| match input {
         Input::Path(d) => goodhart::scan::features(&d, &fopts, Some(win), None),
         Input::Stream(reader) => goodhart::batches::features_from_batches(
@@ -337,7 +374,7 @@ fn features(
             &source,
             &fopts,
             Some(win),
-            roster_table,
+            roster,
             Some(cancel),
         ),
     })?;
