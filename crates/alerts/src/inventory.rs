@@ -270,7 +270,7 @@ pub const STATE_FIELDS: &[FieldInfo] = &[
         "pseudonym_refs",
         "pseudonym",
         P::Pseudonym,
-        "a pseudonym used in an outbound payload",
+        "a session or cohort pseudonym used in an outbound payload",
         R::State,
     ),
     f(

@@ -111,7 +111,7 @@ CREATE TABLE pseudonym_refs (
 );
 INSERT OR IGNORE INTO pseudonym_refs (pseudonym, fingerprint)
     SELECT p.pseudonym, o.fingerprint FROM pseudonyms p JOIN outbox o
-    ON instr(o.payload, p.pseudonym) > 0;
+    ON instr(o.payload, p.pseudonym) > 0 WHERE p.pseudonym NOT LIKE 'p-%';
 "#;
 
 /// A human verdict on an alert.
@@ -1165,11 +1165,15 @@ impl StateStore {
                 params![p, u],
             )
             .map_err(err)?;
-            tx.execute(
-                "INSERT OR IGNORE INTO pseudonym_refs (pseudonym, fingerprint) VALUES (?1, ?2)",
-                params![p, fp],
-            )
-            .map_err(err)?;
+            // A user pseudonym's alerts are found by its user id; only session and
+            // cohort pseudonyms need their alerts recorded.
+            if !p.starts_with("p-") {
+                tx.execute(
+                    "INSERT OR IGNORE INTO pseudonym_refs (pseudonym, fingerprint) VALUES (?1, ?2)",
+                    params![p, fp],
+                )
+                .map_err(err)?;
+            }
         }
         for (alias, fp) in aliases {
             tx.execute(
