@@ -468,7 +468,12 @@ pub fn default_patterns() -> Vec<PatternSpec> {
         p(
             "output-inflation",
             vec![
+                // Spread floor ln(2)/3.5 rather than ln(2)/3: a burner who
+                // triples the output of most requests (about 2.7x overall)
+                // reaches alert level on this pattern alone, while the gate
+                // still needs twice the cohort's typical output.
                 FeatureSpec::higher_rel("output_per_request", 2.0, Ratio)
+                    .with_min_spread(2f64.ln() / 3.5)
                     .phrase("{value} output tokens per request"),
             ],
             vec![FeatureSpec::higher_rel("output_per_request", 2.5, Ratio)],

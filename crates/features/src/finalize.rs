@@ -503,13 +503,15 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
     }
 }
 
-/// Re-spawns of a task with nothing accepted: a spawn of a task already
-/// spawned in the session counts unless its agent made an accepted change
-/// or some change was accepted since the previous spawn of that task (a
-/// test agent re-run after a fix is work, not waste). A migration fanning
-/// one templated task out over many agents that each ship a change counts
-/// 0; the same task re-spawned again and again with nothing accepted counts
-/// every repeat. `accept_ts` must be sorted.
+/// Re-spawns of a task with nothing accepted. Per spawn task hash, with
+/// its sub-agents ordered by spawn: a spawn after the first counts when its
+/// agent made no accepted change and no change was accepted in the session
+/// since the previous spawn of the task (a test agent re-run after a fix is
+/// work, not waste); the task's count is then reduced by the number of its
+/// agents that shipped an accepted change (a migration fanning one
+/// templated task out over many parallel agents that each land a change is
+/// work too), never below 0. The same task re-spawned again and again with
+/// nothing accepted counts every repeat. `accept_ts` must be sorted.
 fn unproductive_respawns(agents: &FxHashMap<u64, AgentState>, accept_ts: &[i64]) -> u64 {
     // (task, spawn ts, agent hash, productive)
     let mut spawned: Vec<(u64, i64, u64, bool)> = agents
@@ -523,9 +525,16 @@ fn unproductive_respawns(agents: &FxHashMap<u64, AgentState>, accept_ts: &[i64])
         i < accept_ts.len() && accept_ts[i] <= to
     };
     spawned
-        .windows(2)
-        .filter(|w| w[0].0 == w[1].0 && !w[1].3 && !accepted_in(w[0].1, w[1].1))
-        .count() as u64
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|g| {
+            let productive = g.iter().filter(|x| x.3).count() as u64;
+            let idle_repeats = g
+                .windows(2)
+                .filter(|w| !w[1].3 && !accepted_in(w[0].1, w[1].1))
+                .count() as u64;
+            idle_repeats.saturating_sub(productive)
+        })
+        .sum()
 }
 
 /// Sum of the uncached input of the first request at or after each reload

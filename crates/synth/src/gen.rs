@@ -459,7 +459,14 @@ impl Session<'_> {
         };
         let mut tt = t + self.rng.gen_range(SEC..3 * SEC);
         for i in 0..n {
-            let task = if i == 0 { task } else { self.fresh_task() };
+            // A templated migration agent's requests name its own file:
+            // only its spawn carries the shared template.
+            let templated = kind == AgentKind::Migration && self.plan.cfg.migration_same_task;
+            let task = if i == 0 && !templated {
+                task
+            } else {
+                self.fresh_task()
+            };
             let turn = self.new_turn();
             let out = (lognorm(self.rng, 400.0, 0.8).clamp(15.0, 8000.0)) as u64;
             tt = self.request(tt, a, model, &mut ctx, task, turn, out);
