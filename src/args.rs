@@ -271,6 +271,14 @@ pub struct SynthArgs {
     /// (default 0.08 of a mix summing to 1).
     #[arg(long, value_name = "WEIGHT")]
     pub migration_weight: Option<f64>,
+    /// Templated migrations: each migration fans one task hash out over
+    /// all its sub-agents (each shipping a change).
+    #[arg(long)]
+    pub migration_same_task: bool,
+    /// A team that works office hours only (repeatable): nobody in it works
+    /// on weekends.
+    #[arg(long, value_name = "TEAM")]
+    pub office_hours_team: Vec<String>,
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

@@ -307,6 +307,13 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
                     "scored: {} users, {} sessions (cohorts: {})",
                     s.users, s.sessions, s.cohort_method
                 )?;
+                for f in &s.cohort_findings {
+                    writeln!(
+                        out,
+                        "team finding ({}, {}): {}",
+                        f.pattern, f.severity, f.text
+                    )?;
+                }
                 let sev = |k: &str| s.alerts_by_severity.get(k).copied().unwrap_or(0);
                 let st = |k: &str| s.alerts_by_status.get(k).copied().unwrap_or(0);
                 writeln!(

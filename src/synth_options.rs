@@ -1,5 +1,6 @@
 //! The scenario options of `goodhart synth` (issue #17): a team gaming the
-//! same way, office hours, agent-heavy workloads, the migration weight.
+//! same way, office hours (everyone or some teams), agent-heavy workloads,
+//! the migration weight and templated migrations.
 
 use crate::args::SynthArgs;
 use goodhart::synth::{Archetype, SynthConfig, TeamGaming};
@@ -13,6 +14,20 @@ pub(crate) fn apply(a: &SynthArgs, cfg: &mut SynthConfig) -> crate::Result<()> {
     cfg.agent_heavy = a.agent_heavy;
     if let Some(w) = a.migration_weight {
         cfg.legit_mix.migration = w;
+    }
+    cfg.migration_same_task = a.migration_same_task;
+    for name in &a.office_hours_team {
+        let Some(t) = cfg.teams.iter_mut().find(|t| t.name == *name) else {
+            return Err(crate::usage(format!(
+                "--office-hours-team `{name}` is not a team; use one of {}",
+                cfg.teams
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        t.office_hours = true;
     }
     Ok(())
 }

@@ -11,4 +11,5 @@ mod jira;
 mod privacy;
 mod scan;
 mod state;
+mod team_finding;
 mod util;

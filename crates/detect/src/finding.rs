@@ -1,5 +1,6 @@
-//! Cohort-level findings: a team (or behavioural group) whose *typical*
-//! waste ratios are far outside the organisation's.
+//! Cohort-level findings: a roster team whose *typical* waste ratios are
+//! far outside the organisation's. (Behavioural groups, formed without a
+//! roster, get none: see `ScoreOptions::cohort_findings`.)
 //!
 //! Each person is compared with their own cohort, so a team where most
 //! members game the same way sets its own baseline and nobody in it stands

@@ -49,6 +49,12 @@
 //!    (strength ≥ `fire_strength`) come first; weaker ones are marked as
 //!    context ([`CONTEXT_PREFIX`], `fired = false`).
 //!
+//! 7. **Team-level findings** ([`finding`]): a roster team whose typical
+//!    member shows a pattern against the rest of the organisation is
+//!    reported ([`Scores::cohort_findings`]) and its members are scored
+//!    against the organisation for that pattern too. Behavioural groups get
+//!    none (see [`ScoreOptions::cohort_findings`]).
+//!
 //! Everything is deterministic: rows are processed in id order (input order
 //! never matters), randomness is seeded, ties are broken by id.
 //!

@@ -172,11 +172,15 @@ pub struct ScoreOptions {
     pub max_explanations: usize,
     /// The pattern detectors.
     pub patterns: Vec<PatternSpec>,
-    /// Report cohorts whose typical member shows a pattern against the
+    /// Report roster teams whose typical member shows a pattern against the
     /// organisation, and score their members against the organisation for
     /// that pattern as well (default true; see [`crate::finding`]). Without
     /// it, a team where most members game the same way sets its own
-    /// baseline and nobody in it stands out.
+    /// baseline and nobody in it stands out. Behavioural groups (no roster)
+    /// get no findings: they are formed from usage mixes that gaming
+    /// changes, so a group of gamers from many teams is an artefact of the
+    /// clustering, and their baselines already leave out everyone who fires
+    /// against the organisation.
     #[serde(default = "default_true")]
     pub cohort_findings: bool,
 }

@@ -108,6 +108,10 @@ pub struct FeatureSpec {
     /// Explanation phrase; placeholders `{value}`, `{typical}`, `{p95}`,
     /// `{percentile}`, `{feature}`.
     pub phrase: String,
+    /// Column read instead when `column` is absent from the table (older
+    /// feature tables, hand-built tables), with its phrase; `None` = none.
+    #[serde(default)]
+    pub fallback: Option<(String, String)>,
 }
 
 impl FeatureSpec {
@@ -125,6 +129,7 @@ impl FeatureSpec {
             prior_count: 0.0,
             unit,
             phrase: "{feature} = {value}".into(),
+            fallback: None,
         }
     }
 
@@ -141,6 +146,7 @@ impl FeatureSpec {
             prior_count: 0.0,
             unit,
             phrase: "{feature} = {value}".into(),
+            fallback: None,
         }
     }
 
@@ -156,6 +162,7 @@ impl FeatureSpec {
             prior_count: 0.0,
             unit,
             phrase: "{feature} = {value}".into(),
+            fallback: None,
         }
     }
 
@@ -171,6 +178,27 @@ impl FeatureSpec {
     pub fn phrase(mut self, phrase: &str) -> FeatureSpec {
         self.phrase = phrase.to_string();
         self
+    }
+
+    /// Reads `column` with `phrase` when this feature's own column is
+    /// absent from the table (see [`FeatureSpec::fallback`]).
+    pub fn or_column(mut self, column: &str, phrase: &str) -> FeatureSpec {
+        self.fallback = Some((column.to_string(), phrase.to_string()));
+        self
+    }
+
+    /// This feature as read from a table with the columns `has`: itself,
+    /// or its fallback when only the fallback's column is there.
+    pub fn resolve(&self, has: impl Fn(&str) -> bool) -> FeatureSpec {
+        match &self.fallback {
+            Some((col, phrase)) if !has(&self.column) && has(col) => FeatureSpec {
+                column: col.clone(),
+                phrase: phrase.clone(),
+                fallback: None,
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
     }
 
     /// Sets the spread floor.
@@ -360,20 +388,28 @@ pub fn default_patterns() -> Vec<PatternSpec> {
     vec![
         p(
             "redundant-agent-spawns",
+            // Re-spawns count only when the task's agents shipped nothing
+            // (`unproductive_*`): a migration fanning one templated task
+            // out over many agents that each land a change is not waste.
             vec![
-                h("redundant_spawn_ratio", 0.10, Share)
+                h("unproductive_respawn_ratio", 0.10, Share)
                     .with_support("spawns", 10.0)
-                    .phrase("{value} of agent spawns re-spawned a task already spawned in the session"),
-                h("share_sessions_redundant_spawns", 0.15, Share)
+                    .phrase("{value} of agent spawns re-spawned a task already spawned in the session, with nothing accepted")
+                    .or_column("redundant_spawn_ratio", "{value} of agent spawns re-spawned a task already spawned in the session"),
+                h("share_sessions_unproductive_respawns", 0.15, Share)
                     .with_support("sessions", 5.0)
-                    .phrase("{value} of sessions re-spawn the same task at least twice"),
+                    .phrase("{value} of sessions re-spawn the same task at least twice with nothing accepted")
+                    .or_column("share_sessions_redundant_spawns", "{value} of sessions re-spawn the same task at least twice"),
                 h("idle_agent_ratio", 0.15, Share)
                     .with_support("spawns", 10.0)
                     .phrase("{value} of spawned agents never made a request"),
             ],
             vec![
-                h("redundant_spawn_ratio", 0.15, Share).with_support("spawns", 4.0),
-                h("redundant_spawns", 2.0, Count),
+                h("unproductive_respawn_ratio", 0.15, Share)
+                    .with_support("spawns", 4.0)
+                    .or_column("redundant_spawn_ratio", "{feature} = {value}"),
+                h("unproductive_respawns", 2.0, Count)
+                    .or_column("redundant_spawns", "{feature} = {value}"),
             ],
             Some(("redundant_spawns", Count)),
             "re-spawned an already spawned task {svalue} times",
@@ -383,6 +419,20 @@ pub fn default_patterns() -> Vec<PatternSpec> {
             vec![
                 h("reload_uncached_share", 0.10, Share)
                     .phrase("{value} of input tokens are uncached re-sends of context already loaded"),
+                // Agent workloads: most input is a cached conversation (it
+                // dilutes the share above) and a re-read is billed on the
+                // next request. Measured against *uncached* input, and as a
+                // count per distinct context, both survive.
+                h("reload_miss_share", 0.20, Share)
+                    .phrase("{value} of uncached input tokens were caused by reloading context already loaded"),
+                h("reloads_per_context", 0.5, Ratio)
+                    .with_support("context_loads", 10.0)
+                    .phrase("{value} reloads per distinct context loaded"),
+                // The user's own history: sessions with reloads hit the cache
+                // far less than the user's other sessions.
+                h("cache_hit_drop", 0.30, Share)
+                    .with_support("sessions", 10.0)
+                    .phrase("the cache-hit ratio drops by {value} in sessions with reloads against the user's other sessions"),
                 h("share_sessions_reload_churn", 0.15, Share)
                     .with_support("sessions", 5.0)
                     .phrase("{value} of sessions churn context reloads"),
@@ -393,6 +443,7 @@ pub fn default_patterns() -> Vec<PatternSpec> {
             vec![
                 h("reload_uncached_share", 0.20, Share),
                 h("reloads", 3.0, Count),
+                h("reloads_per_context", 1.0, Ratio),
             ],
             Some(("reloads", Count)),
             "reloaded already-loaded context {svalue} times",
@@ -417,7 +468,12 @@ pub fn default_patterns() -> Vec<PatternSpec> {
         p(
             "output-inflation",
             vec![
+                // Spread floor ln(2)/3.5 rather than ln(2)/3: a burner who
+                // triples the output of most requests (about 2.7x overall)
+                // reaches alert level on this pattern alone, while the gate
+                // still needs twice the cohort's typical output.
                 FeatureSpec::higher_rel("output_per_request", 2.0, Ratio)
+                    .with_min_spread(2f64.ln() / 3.5)
                     .phrase("{value} output tokens per request"),
             ],
             vec![FeatureSpec::higher_rel("output_per_request", 2.5, Ratio)],
@@ -472,10 +528,21 @@ pub fn default_patterns() -> Vec<PatternSpec> {
                         .with_min_spread(0.05)
                         .with_support("sessions", 8.0)
                         .phrase("{value} of wasted tokens burned in the 48 h before the weekly ranking snapshot"),
-                    h("pre_snapshot_token_share", 0.45, Share)
-                        .with_min_spread(0.04)
-                        .with_support("sessions", 8.0)
-                        .phrase("{value} of tokens burned in the 48 h before the weekly ranking snapshot"),
+                    // Material at 45%, and at 1.35 times the cohort's
+                    // typical share: a cohort that works office hours on
+                    // weekdays already puts ~40% of its tokens there.
+                    FeatureSpec {
+                        material_rel: 1.35,
+                        ..h("pre_snapshot_token_share", 0.45, Share)
+                            .with_min_spread(0.04)
+                            .with_support("sessions", 8.0)
+                            .phrase("{value} of tokens burned in the 48 h before the weekly ranking snapshot")
+                    },
+                    // The person's own weeks: waste per session before the
+                    // snapshot against waste per session the rest of the week.
+                    h("pre_snapshot_waste_lift", 3.0, Ratio)
+                        .with_support("sessions", 10.0)
+                        .phrase("{value} times the waste per session right before the snapshot than in the rest of the user's own weeks"),
                 ],
                 vec![],
                 Some(("pre_snapshot_waste_tokens", Count)),

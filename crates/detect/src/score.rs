@@ -199,9 +199,11 @@ impl NumericColumns {
 
 /// The columns the features read: values and supports.
 fn feature_column_names(features: &[FeatureSpec]) -> impl Iterator<Item = &str> {
-    features
-        .iter()
-        .flat_map(|f| std::iter::once(f.column.as_str()).chain(f.support.as_deref()))
+    features.iter().flat_map(|f| {
+        std::iter::once(f.column.as_str())
+            .chain(f.fallback.as_ref().map(|fb| fb.0.as_str()))
+            .chain(f.support.as_deref())
+    })
 }
 
 /// Fits one pattern detector on a table's columns and scores its rows
@@ -216,6 +218,11 @@ fn run_pattern(
 ) -> Result<PatternRun, DetectError> {
     let n = targets.len();
     let m = features.len();
+    let features: Vec<FeatureSpec> = features
+        .iter()
+        .map(|f| f.resolve(|c| cols.get(c).is_some()))
+        .collect();
+    let features = &features[..];
     let values: Vec<Option<&[f64]>> = features.iter().map(|f| cols.get(&f.column)).collect();
     let missing: Vec<String> = features
         .iter()
@@ -321,17 +328,24 @@ pub fn score(
     apply_weights(&user_cols, opts, &mut user_runs);
 
     // ---- cohort-level findings -------------------------------------------
-    let (cohort_findings, org_scored) = if opts.cohort_findings && !cohorts.names.is_empty() {
-        cohort_level(
-            &user_cols,
-            &cohorts,
-            learn_from.as_deref(),
-            opts,
-            &mut user_runs,
-        )?
-    } else {
-        (Vec::new(), vec![Vec::new(); opts.patterns.len()])
-    };
+    // Only for roster teams: behavioural groups are learned from usage
+    // mixes that gaming itself changes (spawns per request, loads per
+    // request), so a group where most members game is an artefact of the
+    // clustering, not an organisational unit to report; and their baselines
+    // are already learned only from users who do not fire against the
+    // whole organisation (`learn_from`).
+    let (cohort_findings, org_scored) =
+        if opts.cohort_findings && cohorts.method == "team" && !cohorts.names.is_empty() {
+            cohort_level(
+                &user_cols,
+                &cohorts,
+                learn_from.as_deref(),
+                opts,
+                &mut user_runs,
+            )?
+        } else {
+            (Vec::new(), vec![Vec::new(); opts.patterns.len()])
+        };
 
     // ---- sessions ------------------------------------------------------
     let s_id_arr = columns::utf8(sessions, SESSIONS, "session_id")?;
@@ -664,8 +678,8 @@ fn cohort_level(
             let Some(model) = &org_runs[pi].model else {
                 continue;
             };
-            let values: Vec<Option<&[f64]>> = p
-                .user_features
+            let values: Vec<Option<&[f64]>> = model
+                .features()
                 .iter()
                 .map(|f| cols.get(&f.column))
                 .collect();

@@ -30,6 +30,9 @@ pub(crate) struct AgentState {
     /// Row tokens and pre-snapshot row tokens of the agent's rows.
     pub tokens: u64,
     pub pre_tokens: u64,
+    /// `change_accepted` rows made by the agent (gross): a re-spawned task
+    /// whose agents produced accepted work is not waste.
+    pub accepted: u64,
 }
 
 impl AgentState {
@@ -43,6 +46,7 @@ impl AgentState {
             parent: NULL_HASH,
             tokens: 0,
             pre_tokens: 0,
+            accepted: 0,
         }
     }
 
@@ -55,6 +59,7 @@ impl AgentState {
         self.parent = min_nonnull(self.parent, o.parent);
         self.tokens = self.tokens.saturating_add(o.tokens);
         self.pre_tokens = self.pre_tokens.saturating_add(o.pre_tokens);
+        self.accepted = self.accepted.saturating_add(o.accepted);
     }
 }
 
@@ -70,7 +75,7 @@ fn min_nonnull(a: u64, b: u64) -> u64 {
 /// Requests are kept as a flat list rather than a map keyed by task hash:
 /// almost every request hash occurs once in its session, so a map costs
 /// about 80 bytes per request (entry, control bytes, growth slack and
-/// rehashing) where this costs 24. `finalize` sorts the list once by task
+/// rehashing) where this costs 32. `finalize` sorts the list once by task
 /// (repeats, loop tokens, first request) and once by time (runs).
 /// Whether a request was before the snapshot is a function of `ts`, so it
 /// is not stored.
@@ -80,6 +85,9 @@ pub(crate) struct Req {
     /// `NULL_HASH` when the row had no task hash (it still breaks runs).
     pub task: u64,
     pub tokens: u64,
+    /// Uncached input tokens of the row (what a re-read billed on the
+    /// request after a tokenless context load costs).
+    pub input: u64,
 }
 
 /// One context load with a non-null context hash.
@@ -130,6 +138,9 @@ pub(crate) struct SessionState {
     pub reqs: Vec<Req>,
     /// Every context load with a non-null context hash, unsorted.
     pub loads: Vec<Load>,
+    /// Timestamp of every `change_accepted` row, unsorted (whether work was
+    /// accepted between two spawns of one task).
+    pub accept_ts: Vec<i64>,
     /// Timestamps of every non-request row, unsorted (active time).
     pub other_ts: Vec<i64>,
     /// Some row was an aggregate (schema v1.1 `n`): features that need
@@ -164,6 +175,7 @@ impl SessionState {
             spawn_tasks: Vec::new(),
             reqs: Vec::new(),
             loads: Vec::new(),
+            accept_ts: Vec::new(),
             other_ts: Vec::new(),
             aggregate: false,
         }
@@ -203,6 +215,7 @@ impl SessionState {
         append(&mut self.spawn_tasks, o.spawn_tasks);
         append(&mut self.reqs, o.reqs);
         append(&mut self.loads, o.loads);
+        append(&mut self.accept_ts, o.accept_ts);
         append(&mut self.other_ts, o.other_ts);
         self.aggregate |= o.aggregate;
     }
@@ -234,7 +247,7 @@ fn add_model(models: &mut Vec<(u64, u64)>, m: u64, tokens: u64) {
 /// [`merge`](SessionAccumulator::merge) (associative and commutative, exact),
 /// then call [`finalize`](crate::finalize).
 ///
-/// Memory grows with sessions and sub-agents, plus 24 bytes per request,
+/// Memory grows with sessions and sub-agents, plus 32 bytes per request,
 /// 32 per context load with a context hash, 8 per spawn with a task hash and
 /// 8 per other event (the ordered features `longest_run`, `active_min` and
 /// `reloads_within_ttl` need the rows); no per-row strings are kept.
@@ -445,6 +458,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
                 a.last_request_ts = a.last_request_ts.max(ts);
             }
             EventKind::AgentSpawn => a.spawn = a.spawn.min((ts, b.task_hash[r])),
+            EventKind::ChangeAccepted => a.accepted = a.accepted.saturating_add(cnt),
             _ => {}
         }
     }
@@ -455,6 +469,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
                 ts,
                 task: b.task_hash[r],
                 tokens,
+                input: inp,
             });
         }
         EventKind::AgentSpawn => {
@@ -487,6 +502,7 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
                 st.trivial_changes = st.trivial_changes.saturating_add(1);
             }
             st.last_accept_ts = st.last_accept_ts.max(ts);
+            st.accept_ts.push(ts);
         }
         EventKind::ChangeRejected => {
             st.other_ts.push(ts);

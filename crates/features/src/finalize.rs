@@ -1,6 +1,6 @@
 //! Turning merged partial aggregates into the session and user tables.
 
-use crate::accumulate::{Load, Req, SessionState, NO_MIN};
+use crate::accumulate::{AgentState, Load, Req, SessionState, NO_MIN};
 use crate::options::{US_PER_DAY, US_PER_HOUR, US_PER_MIN};
 use crate::{FeatureError, FeatureOptions, SessionAccumulator, Snapshot};
 use arrow::array::{
@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use goodhart_schema::{Presence, Roster, NULL_HASH};
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -113,6 +113,12 @@ struct SessionRow<'n> {
     waste_tokens: u64,
     pre_snapshot_tokens: u64,
     pre_snapshot_waste_tokens: u64,
+    distinct_contexts: Option<u64>,
+    reloads_per_context: Option<f64>,
+    reload_next_input_tokens: Option<u64>,
+    reload_miss_tokens: Option<u64>,
+    unproductive_respawns: Option<u64>,
+    unproductive_respawn_ratio: Option<f64>,
 }
 
 /// `num / den`, null when `den == 0` (always finite otherwise).
@@ -256,15 +262,30 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
             red_tokens = Some(t);
         }
     }
+    // Without agent ids accepted work cannot be tied to the agents of a
+    // task: every re-spawn counts (= redundant_spawns).
+    let mut accept_ts = st.accept_ts;
+    accept_ts.sort_unstable();
+    let unproductive_respawns = if p.task_hash && p.agent_id {
+        Some(unproductive_respawns(&st.agents, &accept_ts))
+    } else {
+        red
+    };
 
     // Context reloads.
     let (mut reloads, mut within_ttl, mut reload_tokens) = (None, None, None);
     let (mut reload_unc, mut reload_unc_share, mut reload_pre) = (None, None, 0u64);
+    let mut distinct_contexts = None;
+    // Reload rows without tokens: their re-read is billed on the next request.
+    let mut tokenless_reloads: Vec<i64> = Vec::new();
     if p.context_hash {
         let (mut n, mut w, mut t, mut u) = (0u64, 0u64, 0u64, 0u64);
         let mut loads = st.loads;
         loads.sort_unstable();
+        let mut groups = 0u64;
         for g in loads.chunk_by(|a, b| a.ctx == b.ctx) {
+            groups += 1;
+            tokenless_reloads.extend(g[1..].iter().filter(|l| l.input_side == 0).map(|l| l.ts));
             // Sorted by (ctx, ts, input_side, input): `g[0]` is the first load.
             let first: Load = g[0];
             let (mut input_side, mut input, mut pre_input) = (0u64, 0u64, 0u64);
@@ -289,6 +310,7 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
                 .filter(|x| x[1].ts - x[0].ts <= c.ttl_us)
                 .count() as u64;
         }
+        distinct_contexts = Some(groups);
         reloads = Some(n);
         within_ttl = Some(w);
         reload_tokens = Some(t);
@@ -359,6 +381,14 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
     let mut other_ts = st.other_ts;
     other_ts.sort_unstable();
     let active_us = active_time(&reqs, &other_ts, c.idle_gap_us);
+    // The request after each tokenless reload (each request at most once):
+    // its uncached input is what the re-read cost.
+    let (mut reload_next, mut reload_next_pre) = (None, 0u64);
+    if p.context_hash && p.input_tokens {
+        let (next, pre) = next_request_input(&reqs, &mut tokenless_reloads, snap);
+        reload_next = Some(next);
+        reload_next_pre = pre;
+    }
 
     let accepted = st.accepted_gross.saturating_sub(st.reverted);
     let premium = p.model.then(|| {
@@ -370,10 +400,12 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
     let waste_raw = red_tokens
         .unwrap_or(0)
         .saturating_add(reload_unc.unwrap_or(0))
+        .saturating_add(reload_next.unwrap_or(0))
         .saturating_add(loop_tokens.unwrap_or(0));
     let waste = waste_raw.min(total);
     let pre_waste = red_pre
         .saturating_add(reload_pre)
+        .saturating_add(reload_next_pre)
         .saturating_add(loop_pre)
         .min(waste)
         .min(st.pre_tokens);
@@ -459,7 +491,69 @@ fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
         waste_tokens: waste,
         pre_snapshot_tokens: st.pre_tokens,
         pre_snapshot_waste_tokens: pre_waste,
+        distinct_contexts,
+        reloads_per_context: match (reloads, distinct_contexts) {
+            (Some(r), Some(d)) => ratio(r, d),
+            _ => None,
+        },
+        reload_next_input_tokens: reload_next,
+        reload_miss_tokens: reload_unc.map(|u| u.saturating_add(reload_next.unwrap_or(0))),
+        unproductive_respawns,
+        unproductive_respawn_ratio: unproductive_respawns.and_then(|r| ratio(r, st.spawns)),
     }
+}
+
+/// Re-spawns of a task with nothing accepted. Per spawn task hash, with
+/// its sub-agents ordered by spawn: a spawn after the first counts when its
+/// agent made no accepted change and no change was accepted in the session
+/// since the previous spawn of the task (a test agent re-run after a fix is
+/// work, not waste); the task's count is then reduced by the number of its
+/// agents that shipped an accepted change (a migration fanning one
+/// templated task out over many parallel agents that each land a change is
+/// work too), never below 0. The same task re-spawned again and again with
+/// nothing accepted counts every repeat. `accept_ts` must be sorted.
+fn unproductive_respawns(agents: &FxHashMap<u64, AgentState>, accept_ts: &[i64]) -> u64 {
+    // (task, spawn ts, agent hash, productive)
+    let mut spawned: Vec<(u64, i64, u64, bool)> = agents
+        .iter()
+        .filter(|(_, a)| a.spawn.1 != NULL_HASH)
+        .map(|(&h, a)| (a.spawn.1, a.spawn.0, h, a.accepted > 0))
+        .collect();
+    spawned.sort_unstable();
+    let accepted_in = |from: i64, to: i64| {
+        let i = accept_ts.partition_point(|&t| t <= from);
+        i < accept_ts.len() && accept_ts[i] <= to
+    };
+    spawned
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|g| {
+            let productive = g.iter().filter(|x| x.3).count() as u64;
+            let idle_repeats = g
+                .windows(2)
+                .filter(|w| !w[1].3 && !accepted_in(w[0].1, w[1].1))
+                .count() as u64;
+            idle_repeats.saturating_sub(productive)
+        })
+        .sum()
+}
+
+/// Sum of the uncached input of the first request at or after each reload
+/// time (`reqs` in time order; each request counted once), and the part of
+/// it on pre-snapshot requests.
+fn next_request_input(reqs: &[Req], reloads: &mut [i64], snap: Snapshot) -> (u64, u64) {
+    reloads.sort_unstable();
+    let (mut sum, mut pre, mut last) = (0u64, 0u64, usize::MAX);
+    for &t in reloads.iter() {
+        let i = reqs.partition_point(|r| r.ts < t);
+        if i < reqs.len() && i != last {
+            last = i;
+            sum = sum.saturating_add(reqs[i].input);
+            if snap.is_pre(reqs[i].ts) {
+                pre = pre.saturating_add(reqs[i].input);
+            }
+        }
+    }
+    (sum, pre)
 }
 
 /// Sum of the gaps of at most `idle_us` between consecutive events, over
@@ -535,6 +629,13 @@ struct UserRow {
     pre_snapshot_token_share: Option<f64>,
     pre_snapshot_waste_share: Option<f64>,
     tokens_per_accepted_change_trend: Option<f64>,
+    reloads_per_context: Option<f64>,
+    reload_miss_share: Option<f64>,
+    cache_hit_drop: Option<f64>,
+    unproductive_respawn_ratio: Option<f64>,
+    share_sessions_unproductive_respawns: Option<f64>,
+    pre_snapshot_token_lift: Option<f64>,
+    pre_snapshot_waste_lift: Option<f64>,
 }
 
 /// Sum of an optional column (null when the column is null, which is the
@@ -671,7 +772,89 @@ fn user_row(rows: &[SessionRow<'_>], c: &UserCtx<'_>) -> UserRow {
         pre_snapshot_token_share: ratio(pre_tokens, total),
         pre_snapshot_waste_share: ratio(pre_waste, waste),
         tokens_per_accepted_change_trend: trend,
+        reloads_per_context: match (
+            sum_opt(rows, |r| r.reloads),
+            sum_opt(rows, |r| r.distinct_contexts),
+        ) {
+            (Some(r), Some(d)) => ratio(r, d),
+            _ => None,
+        },
+        reload_miss_share: match (
+            sum_opt(rows, |r| r.reload_miss_tokens),
+            sum_opt(rows, |r| r.input_tokens),
+        ) {
+            (Some(m), Some(i)) => ratio(m, i),
+            _ => None,
+        },
+        cache_hit_drop: cache_hit_drop(rows),
+        unproductive_respawn_ratio: sum_opt(rows, |r| r.unproductive_respawns)
+            .and_then(|x| ratio(x, spawns)),
+        share_sessions_unproductive_respawns: share_sessions(p.task_hash, &|r| {
+            r.unproductive_respawns.unwrap_or(0) >= o.session_redundant_spawns_min
+        }),
+        pre_snapshot_token_lift: pre_snapshot_lift(rows, |r| r.total_tokens, 0.0),
+        pre_snapshot_waste_lift: pre_snapshot_lift(
+            rows,
+            |r| r.waste_tokens,
+            WASTE_LIFT_PRIOR * total as f64 / n as f64,
+        ),
     }
+}
+
+/// Pseudo-waste per session (a share of the user's mean session tokens)
+/// added to both sides of `pre_snapshot_waste_lift`, so that a user with
+/// almost no waste anywhere does not get a large ratio of two tiny numbers.
+const WASTE_LIFT_PRIOR: f64 = 0.02;
+
+/// `(Σx / n over pre-snapshot sessions + prior) / (Σx / n over the other
+/// sessions + prior)`: how much more the user burns per session right
+/// before the snapshot than in the rest of the user's own weeks. Null when
+/// either part has no session or the ratio is undefined.
+fn pre_snapshot_lift(
+    rows: &[SessionRow<'_>],
+    x: impl Fn(&SessionRow<'_>) -> u64,
+    prior: f64,
+) -> Option<f64> {
+    let (mut pre, mut pn, mut other, mut on) = (0u64, 0u64, 0u64, 0u64);
+    for r in rows {
+        if r.pre_snapshot {
+            pre = pre.saturating_add(x(r));
+            pn += 1;
+        } else {
+            other = other.saturating_add(x(r));
+            on += 1;
+        }
+    }
+    if pn == 0 || on == 0 {
+        return None;
+    }
+    let den = other as f64 / on as f64 + prior;
+    (den > 0.0)
+        .then(|| (pre as f64 / pn as f64 + prior) / den)
+        .filter(|v| v.is_finite())
+}
+
+/// Median cache-hit ratio of the user's sessions without a reload minus
+/// that of the sessions with one (the user's own history as reference);
+/// null when either group is empty or cache reads are unknown.
+fn cache_hit_drop(rows: &[SessionRow<'_>]) -> Option<f64> {
+    let (mut with, mut without): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for r in rows {
+        let (Some(h), Some(n)) = (r.cache_hit_ratio, r.reloads) else {
+            continue;
+        };
+        if n > 0 {
+            with.push(h);
+        } else {
+            without.push(h);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_unstable_by(f64::total_cmp);
+        let k = v.len();
+        (k > 0).then(|| (v[(k - 1) / 2] + v[k / 2]) / 2.0)
+    };
+    Some(median(&mut without)? - median(&mut with)?)
 }
 
 // ---- Arrow output -------------------------------------------------------
@@ -842,6 +1025,32 @@ fn sessions_batch(r: &[SessionRow<'_>]) -> Result<RecordBatch, FeatureError> {
                 R,
                 col_u64(r, |x| Some(x.pre_snapshot_waste_tokens)),
             ),
+            ("distinct_contexts", N, col_u64(r, |x| x.distinct_contexts)),
+            (
+                "reloads_per_context",
+                N,
+                col_f64(r, |x| x.reloads_per_context),
+            ),
+            (
+                "reload_next_input_tokens",
+                N,
+                col_u64(r, |x| x.reload_next_input_tokens),
+            ),
+            (
+                "reload_miss_tokens",
+                N,
+                col_u64(r, |x| x.reload_miss_tokens),
+            ),
+            (
+                "unproductive_respawns",
+                N,
+                col_u64(r, |x| x.unproductive_respawns),
+            ),
+            (
+                "unproductive_respawn_ratio",
+                N,
+                col_f64(r, |x| x.unproductive_respawn_ratio),
+            ),
         ],
     )
 }
@@ -945,6 +1154,33 @@ fn users_batch(r: &[UserRow]) -> Result<RecordBatch, FeatureError> {
                 "tokens_per_accepted_change_trend",
                 N,
                 col_f64(r, |x| x.tokens_per_accepted_change_trend),
+            ),
+            (
+                "reloads_per_context",
+                N,
+                col_f64(r, |x| x.reloads_per_context),
+            ),
+            ("reload_miss_share", N, col_f64(r, |x| x.reload_miss_share)),
+            ("cache_hit_drop", N, col_f64(r, |x| x.cache_hit_drop)),
+            (
+                "unproductive_respawn_ratio",
+                N,
+                col_f64(r, |x| x.unproductive_respawn_ratio),
+            ),
+            (
+                "share_sessions_unproductive_respawns",
+                N,
+                col_f64(r, |x| x.share_sessions_unproductive_respawns),
+            ),
+            (
+                "pre_snapshot_token_lift",
+                N,
+                col_f64(r, |x| x.pre_snapshot_token_lift),
+            ),
+            (
+                "pre_snapshot_waste_lift",
+                N,
+                col_f64(r, |x| x.pre_snapshot_waste_lift),
             ),
         ],
     )

@@ -31,7 +31,8 @@
 //! [`finalize`]. The output is therefore identical for any file order,
 //! row-group size or thread count. Memory grows with users, sessions and
 //! sub-agents, plus a compact record per row that an ordered feature needs
-//! (24 bytes per request for `longest_run` and the loop features, 32 per
+//! (32 bytes per request for `longest_run`, the loop features and the
+//! request after a reload, 32 per
 //! context load with a hash for `reloads_within_ttl`, 8 per other event for
 //! `active_min`). `finalize` turns sessions into Arrow rows a chunk of users
 //! at a time, freeing the fold state as it goes.

@@ -404,6 +404,11 @@ pub struct Summary {
     pub sessions: u64,
     /// How cohorts were formed.
     pub cohort_method: String,
+    /// Teams whose typical member shows a waste pattern against the rest of
+    /// the organisation (team-level findings, strongest first; empty
+    /// without a roster). Reported here, not alerted per person: each
+    /// member of such a team is also scored against the organisation.
+    pub cohort_findings: Vec<goodhart_detect::CohortFinding>,
     /// Alerts raised, by severity.
     pub alerts_by_severity: BTreeMap<String, u64>,
     /// Alerts raised, by lifecycle status (new, ongoing, reopened).
@@ -872,6 +877,7 @@ pub fn scan(
             users: scores.users.num_rows() as u64,
             sessions: scores.sessions.num_rows() as u64,
             cohort_method: scores.cohort_method.clone(),
+            cohort_findings: scores.cohort_findings.clone(),
             alerts_by_severity: by_sev,
             alerts_by_status: by_status,
             alerts_suppressed: reconciled.suppressed as u64,

@@ -13,7 +13,7 @@
 //! | `office-hours` | nobody works on weekends |
 //! | `low-intensity` | every gamer at half the default intensity |
 //! | `agent-heavy` | cached conversations, tokenless loads, re-reads billed on the next request |
-//! | `migrations` | migrations are 30% of legitimate users |
+//! | `migrations` | migrations are 30% of legitimate users, each fanning one templated task out over many agents that ship changes |
 //! | `no-gamers` | nobody games |
 //!
 //! Metrics per scenario and roster setting: average precision (AP),
@@ -121,6 +121,7 @@ pub fn scenarios(o: &SuiteOptions) -> Vec<Scenario> {
     push("agent-heavy", c);
     let mut c = base(8);
     c.legit_mix.migration = 0.30;
+    c.migration_same_task = true;
     push("migrations", c);
     let mut c = base(9);
     c.gaming_share = 0.0;

@@ -110,6 +110,9 @@ pub struct TeamSpec {
     pub standard_agents: usize,
     /// Main models of the team's members with relative weights (non-empty).
     pub models: Vec<(Model, f64)>,
+    /// The team works office hours only: nobody in it works on weekends
+    /// (default false; [`SynthConfig::office_hours`] does it for everyone).
+    pub office_hours: bool,
 }
 
 impl TeamSpec {
@@ -126,6 +129,7 @@ impl TeamSpec {
             utc_start_minute: 9 * 60,
             standard_agents: 3,
             models: vec![(Model::ClaudeSonnet45, 1.0)],
+            office_hours: false,
         }
     }
 
@@ -157,6 +161,7 @@ impl TeamSpec {
             utc_start_minute: start_h * 60,
             standard_agents,
             models,
+            office_hours: false,
         };
         use Model::*;
         vec![
@@ -312,6 +317,12 @@ pub struct SynthConfig {
     /// transcripts), and a reloader re-reads files of the session, billed
     /// uncached on the next request.
     pub agent_heavy: bool,
+    /// Templated migrations (default false): a migration fans one task hash
+    /// out over all its sub-agents (the same "migrate this file" prompt,
+    /// different files), each shipping an accepted change. Re-spawning one
+    /// task is then *not* waste: what a redundant-spawn detector must tell
+    /// apart from an agent spammer re-spawning a task with nothing accepted.
+    pub migration_same_task: bool,
 }
 
 /// Several members of one team gaming the same way ([`SynthConfig::team_gaming`]).
@@ -366,6 +377,7 @@ impl SynthConfig {
             team_gaming: None,
             office_hours: false,
             agent_heavy: false,
+            migration_same_task: false,
         }
     }
 

@@ -155,7 +155,7 @@ pub(crate) fn user_day(plan: &Plan, u: &UserPlan, day: u32) -> DayOut {
     let team = &cfg.teams[u.team];
     let mut rate = BASE_SESSIONS * team.volume * u.activity;
     if weekend {
-        rate *= if cfg.office_hours {
+        rate *= if cfg.office_hours || team.office_hours {
             0.0
         } else {
             WEEKEND_FACTOR
@@ -459,7 +459,14 @@ impl Session<'_> {
         };
         let mut tt = t + self.rng.gen_range(SEC..3 * SEC);
         for i in 0..n {
-            let task = if i == 0 { task } else { self.fresh_task() };
+            // A templated migration agent's requests name its own file:
+            // only its spawn carries the shared template.
+            let templated = kind == AgentKind::Migration && self.plan.cfg.migration_same_task;
+            let task = if i == 0 && !templated {
+                task
+            } else {
+                self.fresh_task()
+            };
             let turn = self.new_turn();
             let out = (lognorm(self.rng, 400.0, 0.8).clamp(15.0, 8000.0)) as u64;
             tt = self.request(tt, a, model, &mut ctx, task, turn, out);
@@ -643,8 +650,9 @@ impl Session<'_> {
                 // Wide fan-out of distinct agents working in parallel.
                 let k = self.rng.gen_range(8..=24);
                 let mut end = t;
+                let template = self.migration_template();
                 for i in 0..k {
-                    let task = self.fresh_task();
+                    let task = template.unwrap_or_else(|| self.fresh_task());
                     let e = self.sub_agent(t + i * 2 * SEC, 0, task, AgentKind::Migration, 1);
                     end = end.max(e);
                 }
@@ -672,6 +680,16 @@ impl Session<'_> {
                 self.change(t + SEC, 0, true, lines, 0.45);
             }
         }
+    }
+
+    /// The one task hash of a migration fan-out when migrations are
+    /// templated ([`crate::SynthConfig::migration_same_task`]); drawn from
+    /// the session's stream only then, so default output is unchanged.
+    fn migration_template(&mut self) -> Option<u64> {
+        self.plan
+            .cfg
+            .migration_same_task
+            .then(|| self.rng.gen::<u64>() | 1)
     }
 
     /// Loads a file set not yet in this session.
