@@ -12,3 +12,4 @@ mod privacy;
 mod scan;
 mod state;
 mod util;
+mod waste;

@@ -111,6 +111,8 @@ pub struct PurgeReport {
     pub audit_entries: u64,
     /// Four-eyes requests.
     pub reid_requests: u64,
+    /// Waste ledger rows (weeks older than the state retention).
+    pub ledger_rows: u64,
     /// Scan output directories purged under `outputs_root`.
     pub output_dirs: u64,
     /// Files deleted in them.
@@ -126,6 +128,7 @@ impl PurgeReport {
             + self.fingerprint_aliases
             + self.audit_entries
             + self.reid_requests
+            + self.ledger_rows
     }
 }
 
@@ -180,6 +183,9 @@ impl StateStore {
                 .map_err(err)?),
             ..PurgeReport::default()
         };
+        rep.ledger_rows = n(tx
+            .execute("DELETE FROM waste_ledger WHERE week < ?1", [&state_cut])
+            .map_err(err)?);
         // User pseudonyms (`p-`) only: session (`s-`) and cohort (`c-`) pseudonyms map
         // to session ids and team names, which the alerts table does not hold, so
         // "no alert left" cannot be decided for them here; they are kept.

@@ -24,7 +24,7 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 3;
+pub const STATE_SCHEMA_VERSION: i64 = 4;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
 ///
@@ -90,6 +90,11 @@ CREATE TABLE fingerprint_aliases (
         3,
         "privacy: hash-chained audit log, four-eyes re-identification requests",
         crate::audit::MIGRATION_SQL,
+    ),
+    (
+        4,
+        "waste ledger: weekly waste per team and pattern (#11)",
+        crate::ledger::MIGRATION_SQL,
     ),
 ];
 

@@ -250,6 +250,7 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
         c.execute_batch(
             "ALTER TABLE feedback DROP COLUMN source; \
              DROP TABLE audit_log; DROP TABLE audit_anchor; DROP TABLE reid_requests; \
+             DROP TABLE waste_ledger; \
              DELETE FROM schema_version WHERE version >= 2;",
         )
         .unwrap();
