@@ -737,6 +737,12 @@ pub fn scan(
     ropts.auto_resolve = completeness.complete;
     ropts.commit = false;
     let mut preview = store.reconcile_with(&candidates, opts.window.as_of, &policy, ropts)?;
+    // The report's weekly trend: the state's ledger with tonight's complete weeks.
+    let this_run = crate::waste::state_rows(&waste, opts.window.as_of);
+    let mut history = store.ledger()?;
+    history.retain(|h| this_run.iter().all(|r| r.week != h.week));
+    history.extend(this_run);
+    let waste_report = crate::waste::report_section(&waste, &history, k);
     fill_tickets(&store, &mut preview.alerts)?;
     timings.alerts_ms = t.elapsed().as_millis() as u64;
     checkpoint("alert lifecycle previewed");
@@ -798,6 +804,7 @@ pub fn scan(
             &completeness,
         );
         crate::privacy::protect_report(&mut report, &scores, k);
+        report.waste = Some(waste_report.clone());
         crate::report::write_report(&report, &set.path("report.html"))?;
         checkpoint("report.html staged");
         w(
@@ -1054,5 +1061,6 @@ fn report_data(
             .chain(run.skipped.iter().cloned())
             .collect(),
         min_group_size: crate::report::DEFAULT_MIN_GROUP_SIZE,
+        waste: None,
     }
 }

@@ -82,6 +82,106 @@ pub fn state_rows(w: &WasteRun, as_of: chrono::NaiveDate) -> Vec<goodhart_alerts
         .collect()
 }
 
+/// The report's "What it cost" section from this run and the ledger history.
+pub fn report_section(
+    w: &WasteRun,
+    history: &[goodhart_alerts::LedgerEntry],
+    k: usize,
+) -> crate::report::WasteReport {
+    let t = &w.totals;
+    let mut by_pattern: Vec<(String, u64, f64)> = t
+        .by_pattern
+        .iter()
+        .map(|(p, x)| (p.clone(), x.tokens, x.usd))
+        .collect();
+    by_pattern.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    // Teams over the window: people, waste and spend (suppressed below k).
+    let mut teams: std::collections::BTreeMap<String, (u64, f64, f64)> = Default::default();
+    for u in &w.estimate.users {
+        let e = teams
+            .entry(
+                u.team
+                    .clone()
+                    .unwrap_or_else(|| goodhart_waste::NO_TEAM.into()),
+            )
+            .or_default();
+        e.0 += 1;
+        e.1 += u.figures.waste_usd();
+        e.2 += u.figures.spend_usd();
+    }
+    let mut by_team: Vec<crate::report::TeamWaste> = teams
+        .into_iter()
+        .map(|(t, (n, u, s))| (t, n, ((n as usize) >= k).then_some((u, s))))
+        .collect();
+    by_team.sort_by(|a, b| {
+        let ua = a.2.map_or(-1.0, |x| x.0);
+        let ub = b.2.map_or(-1.0, |x| x.0);
+        ub.total_cmp(&ua).then_with(|| a.0.cmp(&b.0))
+    });
+    let weeks = history
+        .iter()
+        .filter(|r| !r.suppressed)
+        .map(|r| {
+            (
+                r.week,
+                r.team.clone(),
+                r.pattern.clone(),
+                r.waste_usd_billed.unwrap_or(0.0) + r.waste_usd_estimated.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let mut top: Vec<&goodhart_waste::SessionWaste> = w
+        .estimate
+        .sessions
+        .iter()
+        .filter(|s| s.figures.waste_tokens() > 0)
+        .collect();
+    top.sort_by(|a, b| {
+        b.figures
+            .waste_usd()
+            .total_cmp(&a.figures.waste_usd())
+            .then_with(|| b.figures.waste_tokens().cmp(&a.figures.waste_tokens()))
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    let top_sessions = top
+        .into_iter()
+        .take(10)
+        .map(|s| {
+            let main = (0..PATTERNS.len())
+                .max_by(|&i, &j| {
+                    s.figures.tokens[i]
+                        .cmp(&s.figures.tokens[j])
+                        .then(j.cmp(&i))
+                })
+                .unwrap_or(0);
+            (
+                s.session_id.clone(),
+                s.user_id.clone(),
+                PATTERNS[main].to_string(),
+                s.figures.waste_tokens(),
+                s.figures.waste_usd(),
+            )
+        })
+        .collect();
+    crate::report::WasteReport {
+        billed_usd: t.waste_usd_billed,
+        estimated_usd: t.waste_usd_estimated,
+        tokens: t.waste_tokens,
+        spend_usd: t.spend_usd,
+        unpriced_tokens: t.waste_tokens_unpriced,
+        unpriced_models: t
+            .unpriced_models
+            .iter()
+            .map(|(m, n)| (m.clone(), *n))
+            .collect(),
+        price_table_date: t.price_table_date.clone(),
+        by_pattern,
+        by_team,
+        weeks,
+        top_sessions,
+    }
+}
+
 /// `$1,840` style (whole dollars with thousands separators; cents below $10).
 pub fn fmt_usd(x: f64) -> String {
     if !x.is_finite() {
