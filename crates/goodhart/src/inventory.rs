@@ -260,6 +260,16 @@ pub fn inventory(cfg: &AlertsConfig) -> Vec<InventoryRow> {
             Personal::Behaviour,
             "evidence lines of the top users",
         ),
+        (
+            "waste by team, weekly trend",
+            Personal::Group,
+            "What it cost: waste and spend per team (withheld below [privacy] min_group_size)",
+        ),
+        (
+            "top sessions by waste (session id, user id, pattern, tokens, USD)",
+            Personal::Behaviour,
+            "What it cost: the sessions that cost most",
+        ),
     ] {
         out("report.html", field.into(), p, purpose.into());
     }
