@@ -53,6 +53,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Import vendor exports (Claude Code, ...) into a canonical lake.
     Import(crate::import_cmd::ImportArgs),
+    /// Print the weekly waste ledger kept in the state (week × team × pattern).
+    Ledger(crate::ledger_cmd::LedgerArgs),
 }
 
 /// Output format of a command's report.

@@ -4,6 +4,7 @@
 mod args;
 mod feedback_sync;
 mod import_cmd;
+mod ledger_cmd;
 mod privacy_cmd;
 
 use std::io::{IsTerminal, Write};
@@ -83,6 +84,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Purge(a) => privacy_cmd::purge(a),
         Command::SubjectReport(a) => privacy_cmd::subject_report(a),
         Command::Privacy(a) => privacy_cmd::privacy(a),
+        Command::Ledger(a) => ledger_cmd::ledger(a),
         Command::Schema(a) => {
             match a.format {
                 Format::Text => print!("{}", goodhart::schema::describe_schema()),

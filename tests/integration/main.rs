@@ -13,3 +13,4 @@ mod scan;
 mod state;
 mod team_finding;
 mod util;
+mod waste;

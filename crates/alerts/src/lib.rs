@@ -86,6 +86,7 @@ pub mod deliver;
 mod error;
 pub mod inventory;
 pub mod jira;
+mod ledger;
 mod model;
 mod privacy;
 pub mod retention;
@@ -104,6 +105,7 @@ pub use deliver::{
     deliver, DeliverOptions, DeliveryReport, FailedDelivery, PlannedDelivery, DEFAULT_LOCK_TIMEOUT,
 };
 pub use error::{AlertError, Result};
+pub use ledger::LedgerEntry;
 pub use model::{
     alert_order, fingerprint, read_jsonl, sort_alerts, to_jsonl, write_jsonl, Alert,
     AlertCandidate, AlertStatus, Evidence, Severity, Window,

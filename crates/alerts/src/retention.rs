@@ -112,6 +112,8 @@ pub struct PurgeReport {
     pub audit_entries: u64,
     /// Four-eyes requests.
     pub reid_requests: u64,
+    /// Waste ledger rows (weeks older than the state retention).
+    pub ledger_rows: u64,
     /// Scan output directories purged under `outputs_root`.
     pub output_dirs: u64,
     /// Files deleted in them.
@@ -127,6 +129,7 @@ impl PurgeReport {
             + self.fingerprint_aliases
             + self.audit_entries
             + self.reid_requests
+            + self.ledger_rows
     }
 }
 
@@ -181,6 +184,9 @@ impl StateStore {
                 .map_err(err)?),
             ..PurgeReport::default()
         };
+        rep.ledger_rows = n(tx
+            .execute("DELETE FROM waste_ledger WHERE week < ?1", [&state_cut])
+            .map_err(err)?);
         // User pseudonyms (`p-`): gone when no alert of that user is left. Session (`s-`)
         // and cohort (`c-`) pseudonyms stand for values the alerts table does not hold:
         // gone when every alert that used them (`pseudonym_refs`) is gone. Those with no

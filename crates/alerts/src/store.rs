@@ -24,7 +24,7 @@ pub const STATE_FILE: &str = "state.sqlite3";
 pub const APPLICATION_ID: i32 = 0x4744_4854;
 
 /// Newest state schema version this build understands.
-pub const STATE_SCHEMA_VERSION: i64 = 4;
+pub const STATE_SCHEMA_VERSION: i64 = 5;
 
 /// Ordered migrations: (version, description, SQL). Applied once each, in one transaction.
 ///
@@ -95,6 +95,11 @@ CREATE TABLE fingerprint_aliases (
         4,
         "pseudonym_refs: which alert uses each pseudonym, so retention can purge session and cohort pseudonyms",
         PSEUDONYM_REFS_SQL,
+    ),
+    (
+        5,
+        "waste ledger: weekly waste per team and pattern (#11)",
+        crate::ledger::MIGRATION_SQL,
     ),
 ];
 

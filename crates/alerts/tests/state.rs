@@ -250,6 +250,7 @@ fn a_state_of_the_previous_schema_is_migrated_with_its_verdicts() {
         c.execute_batch(
             "ALTER TABLE feedback DROP COLUMN source; \
              DROP TABLE audit_log; DROP TABLE audit_anchor; DROP TABLE reid_requests; \
+             DROP TABLE waste_ledger; \
              DROP TABLE pseudonym_refs; \
              DELETE FROM schema_version WHERE version >= 2; \
              INSERT INTO pseudonyms VALUES ('s-1111111111111111', 'alice/7'), \

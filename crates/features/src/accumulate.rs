@@ -146,6 +146,10 @@ pub(crate) struct SessionState {
     /// Some row was an aggregate (schema v1.1 `n`): features that need
     /// single events are unavailable for this session.
     pub aggregate: bool,
+    /// Waste ledger (#11): per model (hash, `NULL_HASH` = no model) the
+    /// tokens of each bucket `[input, output, cache_read, cache_write]`,
+    /// distinct models, unsorted (the ledger prices them).
+    pub model_buckets: Vec<(u64, [u64; 4])>,
 }
 
 impl SessionState {
@@ -178,6 +182,7 @@ impl SessionState {
             accept_ts: Vec::new(),
             other_ts: Vec::new(),
             aggregate: false,
+            model_buckets: Vec::new(),
         }
     }
 
@@ -218,6 +223,22 @@ impl SessionState {
         append(&mut self.accept_ts, o.accept_ts);
         append(&mut self.other_ts, o.other_ts);
         self.aggregate |= o.aggregate;
+        for (m, b) in o.model_buckets {
+            add_model_buckets(&mut self.model_buckets, m, b);
+        }
+    }
+}
+
+/// Adds one row's bucket tokens to its model's entry (waste ledger, #11).
+#[inline]
+fn add_model_buckets(models: &mut Vec<(u64, [u64; 4])>, m: u64, b: [u64; 4]) {
+    match models.iter_mut().find(|(k, _)| *k == m) {
+        Some(e) => {
+            for (x, y) in e.1.iter_mut().zip(b) {
+                *x = x.saturating_add(y);
+            }
+        }
+        None => models.push((m, b)),
     }
 }
 
@@ -440,6 +461,9 @@ fn add_row(st: &mut SessionState, b: &EventBatch, r: usize, snap: &Snapshot) {
     let m = b.model[r];
     if m != NULL_HASH && tokens > 0 {
         add_model(&mut st.models, m, tokens);
+    }
+    if tokens > 0 {
+        add_model_buckets(&mut st.model_buckets, m, [inp, out, cr, cw]);
     }
     let kind = b.kind[r];
     let agent = b.agent[r];

@@ -37,6 +37,41 @@ pub struct Features {
     pub common_prompt_threshold: usize,
     /// Union of the optional columns present in the input.
     pub presence: Presence,
+    /// Waste ledger (#11): per session row (same order as `sessions`), the
+    /// tokens of each bucket per model, models sorted by name (`None` = rows
+    /// without a model name).
+    pub session_models: Vec<Vec<ModelTokens>>,
+}
+
+/// Tokens of one model in one session, per price bucket (waste ledger, #11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelTokens {
+    /// Model name; `None` for rows with a null model.
+    pub model: Option<String>,
+    /// Uncached input tokens.
+    pub input: u64,
+    /// Output tokens.
+    pub output: u64,
+    /// Cache-read tokens.
+    pub cache_read: u64,
+    /// Cache-write tokens.
+    pub cache_write: u64,
+}
+
+fn model_tokens(st: &SessionState, names: &goodhart_schema::Names) -> Vec<ModelTokens> {
+    let mut v: Vec<ModelTokens> = st
+        .model_buckets
+        .iter()
+        .map(|(m, b)| ModelTokens {
+            model: (*m != NULL_HASH).then(|| display_name(names.model(*m), *m).into_owned()),
+            input: b[0],
+            output: b[1],
+            cache_read: b[2],
+            cache_write: b[3],
+        })
+        .collect();
+    v.sort_by(|a, b| a.model.cmp(&b.model));
+    v
 }
 
 /// Everything a session row needs besides its own state.
@@ -1348,6 +1383,7 @@ pub fn finalize(
         end_date: micros_to_utc(end_us).date_naive(),
     };
     let mut session_batches: Vec<RecordBatch> = Vec::new();
+    let mut session_models: Vec<Vec<ModelTokens>> = Vec::new();
     let mut users: Vec<UserRow> = Vec::new();
     let mut queue = pending.into_iter().peekable();
     while queue.peek().is_some() {
@@ -1359,6 +1395,7 @@ pub fn finalize(
                 break;
             }
         }
+        session_models.extend(chunk.iter().map(|p| model_tokens(&p.st, &names)));
         let rows: Vec<SessionRow<'_>> = chunk
             .into_par_iter()
             .map(|p| session_row(p, &ctx))
@@ -1386,5 +1423,6 @@ pub fn finalize(
         common_prompts: common.len(),
         common_prompt_threshold: threshold,
         presence,
+        session_models,
     })
 }

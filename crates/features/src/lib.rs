@@ -95,7 +95,7 @@ mod options;
 
 pub use accumulate::SessionAccumulator;
 pub use error::FeatureError;
-pub use finalize::{finalize, session_schema, user_schema, Features};
+pub use finalize::{finalize, session_schema, user_schema, Features, ModelTokens};
 pub use options::{FeatureOptions, Snapshot};
 
 use arrow::record_batch::RecordBatch;

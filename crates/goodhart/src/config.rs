@@ -36,6 +36,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// `[retention]`.
     pub retention: goodhart_alerts::RetentionConfig,
+    /// `[prices]`: the waste ledger's price table (#11).
+    pub prices: goodhart_waste::PricesSection,
 }
 
 /// `[scan]`: which days are analysed.
@@ -232,7 +234,20 @@ seed = {seed}
 # Lowest score (0-100) of each severity.
 thresholds = {{ low = {tl}, medium = {tm}, high = {th}, critical = {tc} }}
 
-{alerts}"#,
+{alerts}
+# ---------------------------------------------------------------------------
+# Prices: the waste ledger's price table (USD per million tokens). Used where
+# the data has no cost_usd. Rules below are tried first (case-insensitive
+# globs on model names, first match wins), then the shipped list prices
+# dated {prices_date}. A model in neither is reported as unpriced.
+# ---------------------------------------------------------------------------
+[prices]
+defaults = true
+# models = [
+#   {{ model = "claude-sonnet-4*", input = 3.0, output = 15.0, cache_read = 0.30, cache_write = 3.75 }},
+# ]
+"#,
+        prices_date = goodhart_waste::DEFAULT_PRICES_DATE,
         wd = f.snapshot_weekday,
         st = f.snapshot_time,
         sh = f.sprint_hours,
@@ -346,6 +361,8 @@ impl Config {
         self.feature_options(None, 28)
             .map_err(|m| bad("[features]", m))?;
         self.score_options().map_err(|m| bad("[scoring]", m))?;
+        goodhart_waste::PriceTable::from_section(&self.prices)
+            .map_err(|e| bad("[prices]", e.to_string()))?;
         self.alerts_config().validate().map_err(|e| {
             bad(
                 "[alerts]/[jira]/[webhook]/[privacy]/[retention]",

@@ -62,6 +62,9 @@ pub enum Error {
     /// The HTML report could not be written.
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
+    /// The waste ledger failed (a bad `[prices]` setting, or a bug).
+    #[error(transparent)]
+    Waste(#[from] goodhart_waste::WasteError),
     /// Writing an output file failed.
     #[error("{}: {source}. Fix: check the output directory is writable.", .path.display())]
     Write {
@@ -124,6 +127,7 @@ impl Error {
                 goodhart_synth::SynthError::Config { .. }
                     | goodhart_synth::SynthError::OutputNotEmpty { .. }
             ),
+            Error::Waste(e) => matches!(e, goodhart_waste::WasteError::Price { .. }),
             Error::Report(_) | Error::Write { .. } | Error::Stream { .. } | Error::Interrupted => {
                 false
             }

@@ -199,6 +199,31 @@ pub fn inventory(cfg: &AlertsConfig) -> Vec<InventoryRow> {
             );
         }
     }
+    // The waste ledger (#11): columns added to both score tables (the
+    // ledger's `waste_tokens` replaces the feature of that name), and the
+    // weekly team ledger.
+    for loc in ["user_scores.parquet", "session_scores.parquet"] {
+        for name in goodhart_waste::waste_column_names() {
+            if name != "waste_tokens" {
+                out(
+                    loc,
+                    name,
+                    Personal::Behaviour,
+                    "waste ledger: estimated waste (tokens, USD) and spend of the person or                      session (docs/features.md, Waste ledger)"
+                        .into(),
+                );
+            }
+        }
+    }
+    for f in goodhart_waste::ledger_schema().fields() {
+        out(
+            "waste.parquet",
+            f.name().clone(),
+            Personal::Group,
+            "weekly waste per team and pattern (teams below [privacy] min_group_size              suppressed)"
+                .into(),
+        );
+    }
     for f in goodhart_schema::quarantine_schema().fields() {
         let spec = EVENT_COLUMNS.iter().find(|c| c.name == f.name());
         out(
@@ -234,6 +259,16 @@ pub fn inventory(cfg: &AlertsConfig) -> Vec<InventoryRow> {
             "explanations",
             Personal::Behaviour,
             "evidence lines of the top users",
+        ),
+        (
+            "waste by team, weekly trend",
+            Personal::Group,
+            "What it cost: waste and spend per team (withheld below [privacy] min_group_size)",
+        ),
+        (
+            "top sessions by waste (session id, user id, pattern, tokens, USD)",
+            Personal::Behaviour,
+            "What it cost: the sessions that cost most",
         ),
     ] {
         out("report.html", field.into(), p, purpose.into());
@@ -347,10 +382,19 @@ mod tests {
         };
         let run = features(&dataset, &fopts, Some(window), None).unwrap();
         let scores = score(&run.features, &ScoreOptions::default()).unwrap();
+        let waste = crate::waste::run(
+            &run.features,
+            &scores,
+            &Default::default(),
+            window,
+            goodhart_alerts::DEFAULT_MIN_GROUP_SIZE,
+        )
+        .unwrap();
         let rows = inventory(&AlertsConfig::default());
         for (location, schema) in [
-            ("user_scores.parquet", scores.users.schema()),
-            ("session_scores.parquet", scores.sessions.schema()),
+            ("user_scores.parquet", waste.users_table.schema()),
+            ("session_scores.parquet", waste.sessions_table.schema()),
+            ("waste.parquet", waste.ledger_table.schema()),
             ("quarantine.parquet", goodhart_schema::quarantine_schema()),
         ] {
             let actual: BTreeSet<String> =

@@ -62,11 +62,13 @@ pub mod batches;
 pub mod config;
 mod error;
 pub mod inventory;
+pub mod ledger;
 pub mod outputs;
 pub mod privacy;
 pub mod report;
 pub mod scan;
 pub mod suite;
+pub mod waste;
 
 pub use config::{Config, LoadedConfig};
 pub use error::Error;

@@ -31,6 +31,7 @@ pub const OUTPUT_FILES: &[&str] = &[
     "summary.json",
     "report.html",
     "quarantine.parquet",
+    "waste.parquet",
 ];
 
 /// A staged output set, not yet visible under the output directory.

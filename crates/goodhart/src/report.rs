@@ -94,6 +94,9 @@ pub const MAX_PATTERNS_SHOWN: usize = 30;
 /// Default of [`ReportData::min_group_size`] (`[privacy] min_group_size`).
 pub const DEFAULT_MIN_GROUP_SIZE: usize = goodhart_alerts::DEFAULT_MIN_GROUP_SIZE;
 
+mod waste_section;
+pub use waste_section::{TeamWaste, WasteReport, WASTE_CHART_ID};
+
 /// Element ids of the three charts, in page order (the browser test and any
 /// downstream tooling can rely on them).
 pub const CHART_IDS: [&str; 3] = [
@@ -139,6 +142,8 @@ pub struct ReportData {
     /// (box plot, quartiles, "× cohort median"); its cells read "< k". Default
     /// [`DEFAULT_MIN_GROUP_SIZE`].
     pub min_group_size: usize,
+    /// The "What it cost" section (#11), first on the page; `None`: not shown.
+    pub waste: Option<WasteReport>,
 }
 
 impl Default for ReportData {
@@ -159,6 +164,7 @@ impl Default for ReportData {
             top_users: DEFAULT_TOP_USERS,
             warnings: Vec::new(),
             min_group_size: DEFAULT_MIN_GROUP_SIZE,
+            waste: None,
         }
     }
 }
@@ -609,6 +615,7 @@ pub fn render(data: &ReportData) -> String {
         as_of = data.as_of,
     );
 
+    waste_section::waste_section(&mut h, data);
     header_section(&mut h, data);
     score_section(&mut h, data);
     h.push_str(r#"<div class="grid2">"#);

@@ -424,6 +424,8 @@ pub struct Summary {
     pub jira_sync: Option<SyncReport>,
     /// Small-group suppression and retention figures of this run.
     pub privacy: crate::privacy::PrivacySummary,
+    /// The waste ledger's organisation totals (#11).
+    pub waste: goodhart_waste::Totals,
     /// Stage timings (the only part of the outputs that varies between identical runs).
     pub timings_ms: Timings,
 }
@@ -754,13 +756,22 @@ pub fn scan(
     timings.scoring_ms = t.elapsed().as_millis() as u64;
     checkpoint("scores computed");
 
+    // Privacy (#12): small-group suppression (alerts, report, waste ledger).
+    let k = acfg.privacy.min_group_size;
+    stage("waste");
+    let waste = crate::waste::run(&run.features, &scores, &cfg.prices, opts.window, k).map_err(
+        |e| match e {
+            goodhart_waste::WasteError::Price { .. } => bad_cfg(e.to_string()),
+            e => Error::from(e),
+        },
+    )?;
+    checkpoint("waste estimated");
+
     stage("alerts");
     let t = Instant::now();
-    let candidates = alert_candidates(&scores, opts.window);
-    // Privacy (#12): small-group suppression of cohort figures in the alerts.
-    let k = acfg.privacy.min_group_size;
+    let mut candidates = alert_candidates(&scores, opts.window);
+    crate::waste::add_alert_waste(&mut candidates, &waste, opts.window);
     let sizes = crate::privacy::cohort_sizes(&scores);
-    let mut candidates = candidates;
     let evidence_withheld =
         crate::privacy::withhold_small_group_figures(&mut candidates, &sizes, k);
     let (_scratch, mut store) = open_state(opts)?;
@@ -780,6 +791,12 @@ pub fn scan(
     ropts.auto_resolve = completeness.complete;
     ropts.commit = false;
     let mut preview = store.reconcile_with(&candidates, opts.window.as_of, &policy, ropts)?;
+    // The report's weekly trend: the state's ledger with tonight's complete weeks.
+    let this_run = crate::waste::state_rows(&waste, opts.window.as_of);
+    let mut history = store.ledger()?;
+    history.retain(|h| this_run.iter().all(|r| r.week != h.week));
+    history.extend(this_run);
+    let waste_report = crate::waste::report_section(&waste, &history, k);
     fill_tickets(&store, &mut preview.alerts)?;
     timings.alerts_ms = t.elapsed().as_millis() as u64;
     checkpoint("alert lifecycle previewed");
@@ -795,16 +812,24 @@ pub fn scan(
         "user_scores.parquet",
         goodhart_io::write_parquet_atomic(
             &set.path("user_scores.parquet"),
-            scores.users.schema(),
-            std::slice::from_ref(&scores.users),
+            waste.users_table.schema(),
+            std::slice::from_ref(&waste.users_table),
         ),
     )?;
     w(
         "session_scores.parquet",
         goodhart_io::write_parquet_atomic(
             &set.path("session_scores.parquet"),
-            scores.sessions.schema(),
-            std::slice::from_ref(&scores.sessions),
+            waste.sessions_table.schema(),
+            std::slice::from_ref(&waste.sessions_table),
+        ),
+    )?;
+    w(
+        "waste.parquet",
+        goodhart_io::write_parquet_atomic(
+            &set.path("waste.parquet"),
+            waste.ledger_table.schema(),
+            std::slice::from_ref(&waste.ledger_table),
         ),
     )?;
     if run.ingest.counts.rows_quarantined > 0 {
@@ -833,6 +858,7 @@ pub fn scan(
             &completeness,
         );
         crate::privacy::protect_report(&mut report, &scores, k);
+        report.waste = Some(waste_report.clone());
         crate::report::write_report(&report, &set.path("report.html"))?;
         checkpoint("report.html staged");
         w(
@@ -890,6 +916,7 @@ pub fn scan(
                 evidence_withheld,
                 purged: *purged,
             },
+            waste: waste.totals.clone(),
             timings_ms: timings.clone(),
         };
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
@@ -920,6 +947,8 @@ pub fn scan(
         ropts
     })?;
     checkpoint("alert state committed");
+    store.record_ledger(&crate::waste::state_rows(&waste, opts.window.as_of))?;
+    checkpoint("waste ledger recorded");
     let delivery = goodhart_alerts::deliver(&mut store, &acfg, &reconciled.alerts, &dopts)?;
     fill_tickets(&store, &mut reconciled.alerts)?;
     checkpoint("deliveries sent");
@@ -1087,5 +1116,6 @@ fn report_data(
             .chain(run.skipped.iter().cloned())
             .collect(),
         min_group_size: crate::report::DEFAULT_MIN_GROUP_SIZE,
+        waste: None,
     }
 }

@@ -18,7 +18,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use goodhart::report::{write_report, ReportData, ReportUser, CHART_IDS};
+use goodhart::report::{
+    write_report, ReportData, ReportUser, WasteReport, CHART_IDS, WASTE_CHART_ID,
+};
 
 const COHORTS: [&str; 3] = ["platform", "payments", "mobile-apps"];
 const XSS_USER: &str = "<script>alert(1)</script>";
@@ -143,6 +145,65 @@ fn fixture() -> ReportData {
         top_users: 25,
         warnings: Vec::new(),
         min_group_size: goodhart::report::DEFAULT_MIN_GROUP_SIZE,
+        waste: Some(waste_fixture()),
+    }
+}
+
+/// Four weeks: waste falls after the second (the leaderboard was removed);
+/// team "tiny" has 3 people and must read "< 5".
+fn waste_fixture() -> WasteReport {
+    let week = |d: u32| NaiveDate::from_ymd_opt(2025, 5, d).unwrap();
+    let mut weeks = Vec::new();
+    for (w, scale) in [(5, 1.0), (12, 1.1), (19, 0.2), (26, 0.1)] {
+        for (team, base) in [("infra", 900.0), ("web", 400.0)] {
+            weeks.push((
+                week(w),
+                team.to_string(),
+                "prompt-loop".to_string(),
+                base * scale,
+            ));
+            weeks.push((
+                week(w),
+                team.to_string(),
+                "context-reload-churn".to_string(),
+                base * scale / 2.0,
+            ));
+        }
+    }
+    WasteReport {
+        billed_usd: 1_840.0,
+        estimated_usd: 160.0,
+        tokens: 912_000_000,
+        spend_usd: 25_000.0,
+        unpriced_tokens: 12_000,
+        unpriced_models: vec![("acme-llm-7".into(), 40_000)],
+        price_table_date: Some("2026-11-30".into()),
+        by_pattern: vec![
+            ("prompt-loop".into(), 600_000_000, 1_300.0),
+            ("context-reload-churn".into(), 312_000_000, 700.0),
+        ],
+        by_team: vec![
+            ("infra".into(), 12, Some((1_500.0, 15_000.0))),
+            ("web".into(), 9, Some((500.0, 9_000.0))),
+            ("tiny".into(), 3, None),
+        ],
+        weeks,
+        top_sessions: vec![
+            (
+                "s-<b>1</b>".into(),
+                "u-1".into(),
+                "prompt-loop".into(),
+                40_000_000,
+                180.0,
+            ),
+            (
+                "s-2".into(),
+                "u-2".into(),
+                "context-reload-churn".into(),
+                20_000_000,
+                95.0,
+            ),
+        ],
     }
 }
 
@@ -275,11 +336,38 @@ fn report_renders_in_headless_chromium() {
     );
     assert!(!dom.contains("data-errors="), "page recorded errors");
     assert!(
-        dom.contains(r#"data-charts="3""#),
-        "the page script saw 3 charts"
+        dom.contains(r#"data-charts="4""#),
+        "the page script saw 4 charts (the waste trend and the three others)"
     );
-    assert_eq!(dom.matches("<svg").count(), 3, "exactly the three charts");
-    for id in CHART_IDS {
+    assert_eq!(dom.matches("<svg").count(), 4, "exactly four charts");
+    // "What it cost" comes first on the page, before the header cards.
+    let cost = dom
+        .find(r#"id="what-it-cost""#)
+        .expect("the What it cost section");
+    assert!(
+        cost < dom.find("Rows read").unwrap(),
+        "What it cost is first"
+    );
+    assert!(cost < dom.find(r#"id="chart-score-histogram""#).unwrap());
+    assert!(dom.contains("$2,000"), "total waste (billed + estimated)");
+    assert!(dom.contains("8.0%"), "share of spend");
+    assert!(
+        dom.contains("$1,840") && dom.contains("$160"),
+        "billed and estimated apart"
+    );
+    assert!(dom.contains(r#"id="unpriced""#) && dom.contains("acme-llm-7"));
+    // The trend: 4 weeks × 2 patterns stacked.
+    assert_eq!(dom.matches(r#"data-mark="week""#).count(), 8);
+    // The team of 3 reads "< 5"; the others have figures.
+    let tiny = dom.find(r#"data-team="tiny""#).unwrap();
+    let row = &dom[tiny..tiny + dom[tiny..].find("</tr>").unwrap()];
+    assert_eq!(row.matches("&lt; 5").count(), 3, "{row}");
+    assert_eq!(dom.matches("data-waste-session").count(), 2);
+    assert!(
+        dom.contains("s-&lt;b&gt;1&lt;/b&gt;"),
+        "session ids are escaped"
+    );
+    for id in CHART_IDS.iter().chain([&WASTE_CHART_ID]) {
         let tag_start = dom
             .find(&format!(r#"id="{id}""#))
             .unwrap_or_else(|| panic!("chart {id} missing"));

@@ -52,6 +52,9 @@ pub(crate) struct SessionLabel {
     pub sess: u32,
     pub user: u32,
     pub gaming: bool,
+    /// Waste truth (#11): tokens the gaming behaviour added to this session
+    /// over what the same person would have used honestly.
+    pub added: u64,
 }
 
 /// Everything one (person, day) produced.
@@ -202,12 +205,22 @@ pub(crate) fn user_day(plan: &Plan, u: &UserPlan, day: u32) -> DayOut {
             changes: 0,
             model: u.main_model,
             carry_input: 0,
+            added: 0,
         };
+        let first_ev = s.ev.len();
         s.run(start, mode, waste);
+        let mut added = s.added;
+        if sprinter && matches!(wd, Weekday::Wed | Weekday::Thu | Weekday::Fri) {
+            // 1.8 × the sessions on these days: in expectation 0.8 / 1.8 of
+            // the honest part of each session is added by the sprint.
+            let tokens: u64 = s.ev[first_ev..].iter().map(row_tokens).sum();
+            added += (tokens.saturating_sub(added) as f64 * 0.8 / 1.8).round() as u64;
+        }
         out.sessions.push(SessionLabel {
             sess,
             user: u.idx,
             gaming: waste.any(),
+            added,
         });
     }
     out
@@ -283,6 +296,13 @@ struct Session<'a> {
     /// Agent-heavy workloads: uncached input tokens of a file re-read,
     /// billed on the next request of the session.
     carry_input: u64,
+    /// Waste truth (#11): tokens added by the gaming behaviour so far.
+    added: u64,
+}
+
+/// All four token buckets of an event.
+pub(crate) fn row_tokens(e: &Ev) -> u64 {
+    u64::from(e.input) + u64::from(e.output) + u64::from(e.cache_read) + u64::from(e.cache_write)
 }
 
 impl Session<'_> {
@@ -501,6 +521,7 @@ impl Session<'_> {
             let model = self.model.cheap_sibling();
             let task = self.u.spam_task;
             self.request(t + SEC, a, model, &mut ctx, task, turn, out);
+            self.added += self.ev.last().map_or(0, row_tokens);
         }
         t + self.rng.gen_range(2 * SEC..10 * SEC)
     }
@@ -521,6 +542,7 @@ impl Session<'_> {
             Mode::Incident => self.rng.gen_range(15..=30),
             _ => lognorm(self.rng, 9.0, 0.6).clamp(2.0, 40.0) as u32,
         };
+        let honest_turns = turns;
         if w.pad > 0 {
             turns = (turns as f64 * (1.0 + 0.8 * self.u.g.min(2.0))) as u32;
         }
@@ -561,6 +583,9 @@ impl Session<'_> {
         }
 
         for turn in 0..turns as usize {
+            // Waste truth: every row of a padder's extra turn is added (the
+            // turn's own gaming rows are counted below, hence the offset).
+            let turn_start = (self.ev.len(), self.added);
             // Think time; sometimes a long pause expires the cache.
             t += if self.rng.gen_bool(pause_rate) {
                 self.rng.gen_range(6 * MIN..40 * MIN)
@@ -591,6 +616,7 @@ impl Session<'_> {
                     e.context = h;
                     self.push(e);
                     self.carry_input += context_size(h, self.scale()).max(8_000);
+                    self.added += context_size(h, self.scale()).max(8_000);
                     t += self.rng.gen_range(5 * SEC..40 * SEC);
                     continue;
                 }
@@ -600,6 +626,7 @@ impl Session<'_> {
                 e.has_tokens = true;
                 e.input = self.u.big_context_size as u32;
                 e.context = self.u.big_context;
+                self.added += u64::from(e.input);
                 self.push(e);
                 t += self.rng.gen_range(5 * SEC..40 * SEC);
             }
@@ -612,6 +639,11 @@ impl Session<'_> {
             };
             let turn_tokens = self.new_turn();
             let out = self.output(w.verbose);
+            if w.verbose > 1.0 {
+                // The honest reply: the inflated one divided back (exact
+                // unless capped at 64k, where this undercounts).
+                self.added += out - (out as f64 / w.verbose).round() as u64;
+            }
             let model = self.model;
             t = self.request(t, 0, model, &mut ctx, task, turn_tokens, out);
             if self.rng.gen_bool(0.04) {
@@ -626,6 +658,7 @@ impl Session<'_> {
                     let turn_tokens = self.new_turn();
                     let out = self.output(w.verbose).min(2000);
                     t = self.request(t, 0, model, &mut ctx, loop_task, turn_tokens, out);
+                    self.added += self.ev.last().map_or(0, row_tokens);
                 }
             }
 
@@ -676,8 +709,13 @@ impl Session<'_> {
                 let turn_tokens = self.rng.gen_range(200..500);
                 let out = self.rng.gen_range(40..200);
                 t = self.request(t, 0, model, &mut ctx, task, turn_tokens, out);
+                self.added += self.ev.last().map_or(0, row_tokens);
                 let lines = self.rng.gen_range(1..=3);
                 self.change(t + SEC, 0, true, lines, 0.45);
+            }
+            if turn >= honest_turns as usize {
+                let rows: u64 = self.ev[turn_start.0..].iter().map(row_tokens).sum();
+                self.added = turn_start.1 + rows;
             }
         }
     }
@@ -756,6 +794,7 @@ mod tests {
             changes: 0,
             model: Model::ClaudeSonnet45,
             carry_input: 0,
+            added: 0,
         };
         let mut ctx = Ctx::new(10_000);
         let t0 = 1_000 * SEC;

@@ -61,6 +61,16 @@
 //!   row per session (sorted by id). A session is gaming exactly when waste
 //!   was injected into it (a gaming person's honest sessions are `false`;
 //!   a sprinter's sessions are gaming only inside the sprint window).
+//! * `out/waste_labels.parquet` (the waste truth, #11): `user_id`,
+//!   `archetype`, `added_tokens` (UInt64), one row per person in id order:
+//!   the tokens the person's gaming added over what they would have used
+//!   honestly: the rows the behaviour added (spammed agents' requests,
+//!   reload rows' uncached input, loop requests, padding requests), the
+//!   excess output of inflated replies, every row of a padder's extra turns
+//!   and, for sprinters, 0.8 / 1.8 of the honest tokens of their Wednesday to
+//!   Friday sessions (the expected share of the extra sessions). Not counted:
+//!   the later cache reads of a conversation prefix the waste lengthened, so
+//!   the truth is itself on the low side. 0 for legitimate people.
 //!
 //! Same [`SynthConfig`] ⇒ byte-identical files, whatever the number of
 //! threads: each (person, day) has its own `ChaCha8Rng` seeded from an XXH3
@@ -260,7 +270,8 @@ pub struct SynthSummary {
     /// Event rows written.
     pub events: u64,
     /// Every file written, events partitions first (date order), then
-    /// `users.parquet`, `labels.parquet`, `session_labels.parquet`.
+    /// `users.parquet`, `labels.parquet`, `session_labels.parquet`,
+    /// `waste_labels.parquet`.
     pub files: Vec<PathBuf>,
     /// People per archetype, in [`Archetype::ALL`] order (zeros included).
     pub archetypes: Vec<(Archetype, usize)>,
@@ -376,6 +387,10 @@ pub fn generate(cfg: &SynthConfig, out: &Path) -> Result<SynthSummary, SynthErro
         }
         files.push(path);
     }
+    // The waste truth (#11), a hidden label like the others.
+    let path = out.join("waste_labels.parquet");
+    write::write_waste_labels(&path, &plan, &sessions)?;
+    files.push(path);
     let archetypes: Vec<(Archetype, usize)> = Archetype::ALL
         .iter()
         .map(|a| (*a, plan.users.iter().filter(|u| u.archetype == *a).count()))

@@ -294,3 +294,43 @@ pub(crate) fn write_session_labels(
     let b = batch(path, schema, cols)?;
     write_file(path, &b, plan.cfg.max_row_group_rows)
 }
+
+/// `waste_labels.parquet` (#11, hidden waste truth): `user_id`, `archetype`,
+/// `added_tokens` (UInt64: tokens the person's gaming behaviour added over
+/// what they would have used honestly; 0 for legitimate people), one row per
+/// person in id order.
+pub(crate) fn write_waste_labels(
+    path: &Path,
+    plan: &Plan,
+    sessions: &[SessionLabel],
+) -> Result<(), SynthError> {
+    let mut added = vec![0u64; plan.users.len()];
+    for s in sessions {
+        added[s.user as usize] += s.added;
+    }
+    let u = &plan.users;
+    let schema = Schema::new(vec![
+        Field::new(col::USER_ID, DataType::Utf8, false),
+        Field::new("archetype", DataType::Utf8, false),
+        Field::new("added_tokens", DataType::UInt64, false),
+    ]);
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.id.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.archetype.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(arrow::array::UInt64Array::from(
+            u.iter()
+                .map(|x| added[x.idx as usize])
+                .collect::<Vec<u64>>(),
+        )),
+    ];
+    let b = batch(path, schema, cols)?;
+    write_file(path, &b, plan.cfg.max_row_group_rows)
+}
