@@ -21,8 +21,9 @@
 //! cache reads = `cache_read_input_tokens`, cache writes = the sum of the
 //! `cache_creation` entries (1-hour and 5-minute ephemeral writes; a flat
 //! `cache_creation_input_tokens` or `cache_creation_{5m,1h}_input_tokens`,
-//! as some client libraries spell them, are read the same way; a missing
-//! `cache_creation` block is 0), output = `output_tokens`.
+//! as some client libraries spell them, are read only when the block is
+//! absent, so nothing counts twice; no cache-write field at all is 0),
+//! output = `output_tokens`.
 //!
 //! **No request count.** The report counts tokens, not API calls, so the row
 //! is written with the count column `n` = 1: it marks the row as an
