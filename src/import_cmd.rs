@@ -43,6 +43,10 @@ pub struct ImportArgs {
     /// Idle gap in minutes that starts a new session, for sources without sessions.
     #[arg(long, value_name = "MINUTES", default_value_t = goodhart::import::DEFAULT_IDLE_GAP_MINUTES)]
     pub idle_gap: u64,
+    /// Span or resource attribute naming the person in `otel-genai` traces
+    /// (repeat it; the first present wins). Default: user.id, enduser.id.
+    #[arg(long = "user-attribute", value_name = "KEY")]
+    pub user_attributes: Vec<String>,
     /// List the formats and what each can and cannot provide.
     #[arg(long)]
     pub list: bool,
@@ -98,6 +102,9 @@ fn go(a: ImportArgs) -> Result<u8, ImportError> {
         opts.user_from_path = Some(UserPattern::parse(p)?);
     }
     opts.idle_gap_minutes = a.idle_gap;
+    if !a.user_attributes.is_empty() {
+        opts.user_attributes = a.user_attributes;
+    }
     if let Some(v) = &a.hash_key_env {
         opts.hash_key_from_env(v)?;
     }

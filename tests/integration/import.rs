@@ -147,11 +147,14 @@ fn unreadable_source_exits_2_naming_the_file_and_list_names_formats() {
     assert_eq!(code(&out), 0);
     for f in [
         "claude-code",
+        "claude-code-otel",
         "cursor",
         "cursor-csv",
         "cursor-daily",
         "openai-usage",
+        "anthropic-usage",
         "copilot",
+        "otel-genai",
     ] {
         assert!(stdout(&out).contains(&format!("{f}\n")), "{f}");
     }

@@ -100,6 +100,9 @@ pub use report::{
 
 use std::path::{Path, PathBuf};
 
+/// Default attributes naming the person in `otel-genai` traces.
+pub const DEFAULT_USER_ATTRIBUTES: [&str; 2] = ["user.id", "enduser.id"];
+
 /// Default idle gap that splits sessions of sources without session ids.
 pub const DEFAULT_IDLE_GAP_MINUTES: u64 = 30;
 
@@ -125,11 +128,14 @@ pub struct ImportOptions {
     pub hash_key_source: String,
     /// Idle gap (minutes) that starts a new session for sources without sessions.
     pub idle_gap_minutes: u64,
+    /// Span or resource attributes naming the person, first present wins
+    /// (`otel-genai`; `--user-attribute`; default [`DEFAULT_USER_ATTRIBUTES`]).
+    pub user_attributes: Vec<String>,
 }
 
 impl ImportOptions {
-    /// Options with no identities, no user, the default hash key and a
-    /// 30-minute idle gap.
+    /// Options with no identities, no user, the default hash key, a
+    /// 30-minute idle gap and the default user attributes.
     pub fn new(format: Format, sources: Vec<PathBuf>, out: PathBuf) -> ImportOptions {
         ImportOptions {
             format,
@@ -141,6 +147,7 @@ impl ImportOptions {
             hasher: KeyedHasher::with_default_key(),
             hash_key_source: "default".into(),
             idle_gap_minutes: DEFAULT_IDLE_GAP_MINUTES,
+            user_attributes: DEFAULT_USER_ATTRIBUTES.map(String::from).to_vec(),
         }
     }
 

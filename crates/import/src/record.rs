@@ -70,6 +70,9 @@ pub(crate) struct Parsed {
     pub offset: u64,
     /// Record number of the last record consumed.
     pub last_line: u64,
+    /// File line of a quarantined record, where records are not lines
+    /// (page items, OTLP log records and spans): record number -> line.
+    pub source_lines: BTreeMap<u64, u64>,
 }
 
 impl Parsed {
@@ -79,6 +82,18 @@ impl Parsed {
 
     pub(crate) fn quarantine(&mut self, line: u64, reason: impl Into<String>) {
         self.quarantined.push((line, reason.into()));
+    }
+
+    /// Quarantines record `rec`, found on file line `line`.
+    pub(crate) fn quarantine_at(&mut self, rec: u64, line: u64, reason: impl Into<String>) {
+        self.source_lines.insert(rec, line);
+        self.quarantine(rec, reason);
+    }
+
+    /// Counts one more record and returns its number.
+    pub(crate) fn next_record(&mut self) -> u64 {
+        self.records += 1;
+        self.records
     }
 }
 

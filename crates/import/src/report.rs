@@ -9,8 +9,13 @@ pub const MAX_LISTED_QUARANTINE: usize = 200;
 /// One quarantined record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuarantinedRecord {
-    /// 1-based line (JSONL), row (CSV) or item (JSON pages) number.
+    /// 1-based record number: line (JSONL), row (CSV), item (JSON pages:
+    /// result, event or user-day) or OTLP log record / span, in file order.
     pub line: u64,
+    /// The file line holding it, where records are not lines (JSON pages
+    /// written one per line, OTLP JSON lines).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_line: Option<u64>,
     /// Why it was set aside.
     pub reason: String,
 }

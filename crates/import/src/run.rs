@@ -254,6 +254,7 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
                 path: p,
                 hasher: &opts.hasher,
                 from_line,
+                user_attributes: &opts.user_attributes,
             };
             let parsed = format.parse_file(&ctx, &data);
             let sha256 = sha256_hex(&data[..parsed.offset as usize]);
@@ -847,6 +848,7 @@ fn finish_file(
             .take(MAX_LISTED_QUARANTINE)
             .map(|(line, reason)| QuarantinedRecord {
                 line: *line,
+                source_line: w.parsed.source_lines.get(line).copied(),
                 reason: reason.clone(),
             })
             .collect(),

@@ -207,3 +207,102 @@ fn copilot_user_days_become_aggregate_rows() {
     assert_eq!((acc.n, acc.lines), (Some(3), Some(32)));
     assert_eq!(sessions(&rows).len(), 2);
 }
+
+#[test]
+fn anthropic_usage_sums_cache_writes_and_marks_rows_aggregate() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let r = run(
+        Format::AnthropicUsage,
+        &[fixtures().join("anthropic-usage")],
+        &lake,
+        |_| {},
+    );
+    let (p1, p2) = (&r.files[0], &r.files[1]);
+    assert!(p1.file.ends_with("messages-page-1.json"));
+    assert_eq!((p1.records, p1.used), (8, 3));
+    assert_eq!(
+        (p1.skipped["empty_result"], p1.skipped["empty_bucket"]),
+        (1, 1)
+    );
+    assert_eq!(
+        quarantine(p1),
+        [
+            (5, "negative_tokens".into()),
+            (6, "missing_user".into()),
+            (7, "bad_timestamp".into())
+        ]
+    );
+    // Page 2, one page per line: a duplicate of page 1, a malformed line
+    // (record 2 on file line 2), then a new result.
+    assert_eq!((p2.records, p2.used, p2.skipped["duplicate"]), (3, 1, 1));
+    assert_eq!(quarantine(p2), [(2, "malformed_json".into())]);
+    assert_eq!(p2.quarantine[0].source_line, Some(2));
+
+    let rows = rows(&lake);
+    assert_eq!(rows.len(), 4);
+    assert_eq!(
+        users(&rows),
+        ["apikey_alice", "apikey_bob", "apikey_ci"]
+            .map(String::from)
+            .into()
+    );
+    // Cache writes = 1h + 5m; uncached input as it is; string counts coerced;
+    // a missing cache_creation block is no cache write.
+    let by_day = by_date(&rows);
+    assert_eq!(by_day["2026-10-05"], (145, 62, 2000, 510));
+    assert_eq!(by_day["2026-10-08"], (10, 40, 20, 30));
+    let ci = rows.iter().find(|r| r.user == "apikey_ci").unwrap();
+    assert_eq!(
+        (ci.input, ci.output, ci.cache_read, ci.cache_write),
+        (40, 7, 0, 10)
+    );
+    // No request count in the report: every row is an aggregate with n = 1.
+    assert!(rows.iter().all(|r| r.n == Some(1) && r.event == "request"));
+    assert!(rows.iter().all(|r| r.cost.is_none()));
+    assert_eq!(sessions(&rows).len(), 3);
+    assert_eq!(r.totals.tokens_by_day["2026-10-05"].cache_write, 510);
+    let v = goodhart_io::validate(&lake.join("events"), None, None).unwrap();
+    assert_eq!((v.counts.rows_read, v.counts.rows_quarantined), (4, 0));
+}
+
+#[test]
+fn anthropic_usage_new_pages_add_only_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("anthropic");
+    std::fs::create_dir_all(&src).unwrap();
+    let fx = fixtures().join("anthropic-usage");
+    std::fs::copy(
+        fx.join("messages-page-1.json"),
+        src.join("messages-page-1.json"),
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    run(
+        Format::AnthropicUsage,
+        std::slice::from_ref(&src),
+        &lake,
+        |_| {},
+    );
+    assert_eq!(rows(&lake).len(), 3);
+    std::fs::copy(
+        fx.join("messages-page-2.jsonl"),
+        src.join("messages-page-2.jsonl"),
+    )
+    .unwrap();
+    let r = run(
+        Format::AnthropicUsage,
+        std::slice::from_ref(&src),
+        &lake,
+        |_| {},
+    );
+    assert_eq!(r.files[0].status, "unchanged");
+    assert_eq!(r.files[1].status, "new");
+    // Page 2 repeats one row of page 1 (dropped against the earlier run).
+    assert_eq!(r.totals.events["request"], 1);
+    assert_eq!(r.files[1].skipped["duplicate"], 1);
+    assert_eq!(rows(&lake).len(), 4);
+    let r = run(Format::AnthropicUsage, &[src], &lake, |_| {});
+    assert!(r.totals.events.is_empty());
+    assert_eq!(rows(&lake).len(), 4);
+}

@@ -20,6 +20,9 @@ fn sample(format: Format) -> (&'static str, Vec<u8>) {
         Format::CursorDaily => ("json", f.join("cursor-daily/daily-2026-10-05.json")),
         Format::OpenaiUsage => ("json", f.join("openai-usage/completions-page-1.json")),
         Format::Copilot => ("ndjson", f.join("copilot/users-1-day-2026-10-05.ndjson")),
+        Format::AnthropicUsage => ("json", f.join("anthropic-usage/messages-page-1.json")),
+        Format::ClaudeCodeOtel => ("jsonl", f.join("claude-code-otel/logs.jsonl")),
+        Format::OtelGenai => ("jsonl", f.join("otel-genai/traces.jsonl")),
         _ => unreachable!("every format has a sample"),
     };
     (ext, std::fs::read(p).unwrap())
@@ -74,7 +77,7 @@ fn mutate(base: &[u8], op: u8, at: usize, len: usize, byte: u8) -> Vec<u8> {
     v
 }
 
-const FORMATS: [Format; 6] = Format::ALL;
+const FORMATS: [Format; 9] = Format::ALL;
 
 /// Seeded random cases (reproducible: the failing case prints its seed).
 const CASES: u64 = 40;

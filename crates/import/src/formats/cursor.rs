@@ -27,7 +27,7 @@
 //! with n = `totalRejects` (rows with n = 0 are not written). Applies and
 //! tab completions have no canonical event and are not imported. No tokens.
 
-use crate::formats::pages::{epoch_ms, f, for_each_item, push_rows, s};
+use crate::formats::pages::{epoch_ms, f, for_each_item, push_event, push_rows, s};
 use crate::formats::{FileCtx, FormatInfo};
 use crate::record::{tokens, Ev, Parsed};
 use crate::Format;
@@ -70,15 +70,7 @@ pub(crate) fn parse(ctx: &FileCtx<'_>, data: &[u8]) -> Parsed {
         data,
         &["usageEvents", "events"],
         &mut out,
-        |rec, it, out| match event(it) {
-            Ok(Some(mut e)) => {
-                e.line = rec;
-                out.events.push(e);
-                out.used_lines.push(rec);
-            }
-            Ok(None) => out.skip("not_an_event"),
-            Err(r) => out.quarantine(rec, r),
-        },
+        |rec, it, out| push_event(out, rec, event(it), "not_an_event"),
     );
     out
 }

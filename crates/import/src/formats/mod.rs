@@ -1,10 +1,14 @@
 //! One module per source format.
 
+pub(crate) mod anthropic_usage;
 pub(crate) mod claude_code;
+pub(crate) mod claude_code_otel;
 pub(crate) mod copilot;
 pub(crate) mod cursor;
 pub(crate) mod cursor_csv;
 pub(crate) mod openai_usage;
+pub(crate) mod otel_genai;
+pub(crate) mod otlp;
 pub(crate) mod pages;
 
 use crate::record::Parsed;
@@ -19,6 +23,8 @@ pub(crate) struct FileCtx<'a> {
     /// Records up to and including this number were imported by an earlier
     /// run: parse them for state, but emit and count nothing for them.
     pub from_line: u64,
+    /// Attributes naming the person (`otel-genai`), in order.
+    pub user_attributes: &'a [String],
 }
 
 /// A source format.
@@ -37,6 +43,12 @@ pub enum Format {
     OpenaiUsage,
     /// GitHub Copilot usage metrics, user level (aggregate rows).
     Copilot,
+    /// Anthropic Admin API messages usage report (aggregate rows).
+    AnthropicUsage,
+    /// Claude Code OpenTelemetry events (OTLP JSON logs).
+    ClaudeCodeOtel,
+    /// OpenTelemetry GenAI traces (OTLP JSON).
+    OtelGenai,
 }
 
 /// What `goodhart import --list` says about a format.
@@ -58,13 +70,16 @@ pub struct FormatInfo {
 
 impl Format {
     /// Every format, in `--list` order.
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 9] = [
         Format::ClaudeCode,
+        Format::ClaudeCodeOtel,
         Format::Cursor,
         Format::CursorCsv,
         Format::CursorDaily,
         Format::OpenaiUsage,
+        Format::AnthropicUsage,
         Format::Copilot,
+        Format::OtelGenai,
     ];
 
     /// The format's description.
@@ -76,6 +91,9 @@ impl Format {
             Format::CursorDaily => cursor::DAILY_INFO,
             Format::OpenaiUsage => openai_usage::INFO,
             Format::Copilot => copilot::INFO,
+            Format::AnthropicUsage => anthropic_usage::INFO,
+            Format::ClaudeCodeOtel => claude_code_otel::INFO,
+            Format::OtelGenai => otel_genai::INFO,
         }
     }
 
@@ -97,15 +115,21 @@ impl Format {
 
     /// JSONL appended to over time: resume after the offset reached.
     pub(crate) fn append_only(self) -> bool {
-        matches!(self, Format::ClaudeCode)
+        matches!(
+            self,
+            Format::ClaudeCode | Format::ClaudeCodeOtel | Format::OtelGenai
+        )
     }
 
     /// File extensions read when a source is a directory.
     pub(crate) fn extensions(self) -> &'static [&'static str] {
         match self {
             Format::ClaudeCode => &["jsonl"],
+            Format::ClaudeCodeOtel | Format::OtelGenai => &["json", "jsonl", "ndjson"],
             Format::CursorCsv => &["csv"],
-            Format::Cursor | Format::CursorDaily | Format::OpenaiUsage => &["json", "jsonl"],
+            Format::Cursor | Format::CursorDaily | Format::OpenaiUsage | Format::AnthropicUsage => {
+                &["json", "jsonl"]
+            }
             Format::Copilot => &["json", "jsonl", "ndjson"],
         }
     }
@@ -114,7 +138,7 @@ impl Format {
     pub(crate) fn aggregate(self) -> bool {
         matches!(
             self,
-            Format::CursorDaily | Format::OpenaiUsage | Format::Copilot
+            Format::CursorDaily | Format::OpenaiUsage | Format::AnthropicUsage | Format::Copilot
         )
     }
 
@@ -132,6 +156,9 @@ impl Format {
             Format::CursorDaily => cursor::parse_daily(ctx, data),
             Format::OpenaiUsage => openai_usage::parse(ctx, data),
             Format::Copilot => copilot::parse(ctx, data),
+            Format::AnthropicUsage => anthropic_usage::parse(ctx, data),
+            Format::ClaudeCodeOtel => claude_code_otel::parse(ctx, data),
+            Format::OtelGenai => otel_genai::parse(ctx, data),
         }
     }
 }

@@ -20,7 +20,7 @@
 //! are deduplicated on (bucket start, user, key, project, model, batch); the
 //! larger total wins within a run.
 
-use crate::formats::pages::{epoch_s, for_each_item, s};
+use crate::formats::pages::{epoch_s, for_each_bucket_result, s};
 use crate::formats::{FileCtx, FormatInfo};
 use crate::record::{tokens, Ev, Parsed};
 use crate::Format;
@@ -44,60 +44,11 @@ pub(crate) const INFO: FormatInfo = FormatInfo {
 pub(crate) fn parse(ctx: &FileCtx<'_>, data: &[u8]) -> Parsed {
     let _ = ctx;
     let mut out = Parsed::default();
-    // Each bucket holds several results: number records by result.
-    let mut rec = 0u64;
-    let mut buckets = Parsed::default();
-    for_each_item(data, &["data"], &mut buckets, |_, bucket, _| {
-        let start = bucket.get("start_time").map(epoch_s);
-        let results = bucket.get("results").and_then(Value::as_array);
-        match (start, results) {
-            (Some(Ok(ts)), Some(rs)) => {
-                if rs.is_empty() {
-                    rec += 1;
-                    out.records += 1;
-                    out.skip("empty_bucket");
-                }
-                for r in rs {
-                    rec += 1;
-                    out.records += 1;
-                    match result(ts, r) {
-                        Ok(Some(mut e)) => {
-                            e.line = rec;
-                            out.events.push(e);
-                            out.used_lines.push(rec);
-                        }
-                        Ok(None) => out.skip("empty_result"),
-                        Err(reason) => out.quarantine(rec, reason),
-                    }
-                }
-            }
-            (Some(Err(reason)), _) => {
-                rec += 1;
-                out.records += 1;
-                out.quarantine(rec, reason);
-            }
-            _ => {
-                rec += 1;
-                out.records += 1;
-                out.quarantine(rec, "unknown_shape");
-            }
-        }
-    });
-    // Page-level problems (not JSON, no "data").
-    for (_, reason) in buckets.quarantined {
-        rec += 1;
-        out.records += 1;
-        out.quarantine(rec, reason);
-    }
-    out.offset = data.len() as u64;
-    out.last_line = rec;
+    for_each_bucket_result(data, &mut out, "start_time", epoch_s, result);
     out
 }
 
 fn result(ts: i64, r: &Value) -> Result<Option<Ev>, &'static str> {
-    if !r.is_object() {
-        return Err("unknown_shape");
-    }
     let input = tokens(r.get("input_tokens"))?.unwrap_or(0);
     let cached = tokens(r.get("input_cached_tokens"))?.unwrap_or(0);
     let output = tokens(r.get("output_tokens"))?.unwrap_or(0);

@@ -4,51 +4,50 @@
 use crate::record::{check_ts, Ev, Parsed};
 use serde_json::Value;
 
-/// Calls `f(record number, item)` for every item of the array found at the
-/// first of `keys` present in each JSON document of `data`.
+/// The JSON documents of a page file: the whole file when it is one JSON
+/// document (a page as the API returned it), else one per non-blank line
+/// (pages appended to one file, or NDJSON records); `Err(line)` for a line
+/// that is not JSON.
+fn documents(data: &[u8]) -> Vec<Result<Value, u64>> {
+    if let Ok(v) = serde_json::from_slice::<Value>(data) {
+        return vec![Ok(v)];
+    }
+    let mut docs = Vec::new();
+    for (i, l) in data.split(|&b| b == b'\n').enumerate() {
+        if l.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        docs.push(serde_json::from_slice::<Value>(l).map_err(|_| i as u64 + 1));
+    }
+    docs
+}
+
+/// The shared page reader: calls `f(record number, item, out)` for every
+/// item of the array found at the first of `keys` present in each JSON
+/// document of `data` (see [`documents`]); with `keys` empty each document
+/// (or each element of a top-level array) is one item.
 ///
-/// A file is either one JSON document (a page as the API returned it) or
-/// several, one per line (pages appended to one file, or NDJSON records when
-/// `keys` is empty: then each line is one item). A document that is not
-/// JSON, or has none of `keys`, is one quarantined record.
+/// Records are numbered 1, 2, ... in file order. A document that is not JSON
+/// (`malformed_json`, with its file line) or has none of `keys`
+/// (`unknown_shape`) is one quarantined record; reading goes on with the
+/// next document. Sets `out.offset` (whole file) and `out.last_line`.
 pub(crate) fn for_each_item(
     data: &[u8],
     keys: &[&str],
     out: &mut Parsed,
     mut f: impl FnMut(u64, &Value, &mut Parsed),
 ) {
-    let mut rec = 0u64;
-    let mut docs: Vec<Result<Value, ()>> = Vec::new();
-    match serde_json::from_slice::<Value>(data) {
-        Ok(v) => docs.push(Ok(v)),
-        Err(_) => {
-            for l in data.split(|&b| b == b'\n') {
-                if l.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                docs.push(serde_json::from_slice::<Value>(l).map_err(|_| ()));
-            }
-        }
-    }
-    let whole_is_items = keys.is_empty();
-    for d in docs {
-        let Ok(doc) = d else {
-            rec += 1;
-            out.records += 1;
-            out.quarantine(rec, "malformed_json");
-            continue;
-        };
-        if whole_is_items {
+    for_each_document(data, out, |doc, out| {
+        if keys.is_empty() {
             let items: Vec<&Value> = match &doc {
                 Value::Array(a) => a.iter().collect(),
                 v => vec![v],
             };
             for it in items {
-                rec += 1;
-                out.records += 1;
+                let rec = out.next_record();
                 f(rec, it, out);
             }
-            continue;
+            return;
         }
         let arr = keys
             .iter()
@@ -57,20 +56,105 @@ pub(crate) fn for_each_item(
         match arr {
             Some(a) => {
                 for it in a {
-                    rec += 1;
-                    out.records += 1;
+                    let rec = out.next_record();
                     f(rec, it, out);
                 }
             }
             None => {
-                rec += 1;
-                out.records += 1;
+                let rec = out.next_record();
                 out.quarantine(rec, "unknown_shape");
+            }
+        }
+    });
+}
+
+/// Calls `f` for every JSON document of `data` (see [`documents`]); a line
+/// that is not JSON is one quarantined record (`malformed_json`, with its
+/// line). Sets `out.offset` (the whole file) and `out.last_line`.
+fn for_each_document(data: &[u8], out: &mut Parsed, mut f: impl FnMut(&Value, &mut Parsed)) {
+    for d in documents(data) {
+        match d {
+            Ok(doc) => f(&doc, out),
+            Err(line) => {
+                let rec = out.next_record();
+                out.quarantine_at(rec, line, "malformed_json");
             }
         }
     }
     out.offset = data.len() as u64;
-    out.last_line = rec;
+    out.last_line = out.records;
+}
+
+/// Records the outcome of one record that yields at most one event: the
+/// event (used), none (skipped as `none_kind`) or a quarantine reason.
+pub(crate) fn push_event(
+    out: &mut Parsed,
+    rec: u64,
+    r: Result<Option<Ev>, &'static str>,
+    none_kind: &str,
+) {
+    match r {
+        Ok(Some(e)) => push_rows(out, rec, Ok(vec![e])),
+        Ok(None) => out.skip(none_kind),
+        Err(reason) => out.quarantine(rec, reason),
+    }
+}
+
+/// Reads usage-report pages made of time buckets (`{"data": [bucket...],
+/// "has_more", "next_page"}`, each bucket `{start_key, "results": [...]}`),
+/// as the OpenAI and Anthropic usage APIs return them: every result is one
+/// record, passed to `f(bucket start, result)`; its outcome is recorded as
+/// by [`push_event`] (none: skipped `empty_result`). A bucket without
+/// results is one record skipped as `empty_bucket`; a bucket whose start is
+/// missing or bad, or without a `results` array, is one quarantined record.
+/// Page order does not matter: results are deduplicated by the core on the
+/// key `f` gives them, so overlapping or repeated pages add nothing.
+pub(crate) fn for_each_bucket_result(
+    data: &[u8],
+    out: &mut Parsed,
+    start_key: &str,
+    start: impl Fn(&Value) -> Result<i64, &'static str>,
+    mut f: impl FnMut(i64, &Value) -> Result<Option<Ev>, &'static str>,
+) {
+    for_each_document(data, out, |doc, out| {
+        let Some(buckets) = doc.get("data").and_then(Value::as_array) else {
+            let rec = out.next_record();
+            out.quarantine(rec, "unknown_shape");
+            return;
+        };
+        for bucket in buckets {
+            let ts = bucket.get(start_key).map(&start);
+            match (ts, bucket.get("results").and_then(Value::as_array)) {
+                (Some(Ok(ts)), Some(rs)) => {
+                    if rs.is_empty() {
+                        out.next_record();
+                        out.skip("empty_bucket");
+                    }
+                    for r in rs {
+                        let rec = out.next_record();
+                        let ev = if r.is_object() {
+                            f(ts, r)
+                        } else {
+                            Err("unknown_shape")
+                        };
+                        push_event(out, rec, ev, "empty_result");
+                    }
+                }
+                (Some(Err(reason)), _) => {
+                    let rec = out.next_record();
+                    out.quarantine(rec, reason);
+                }
+                (None, _) => {
+                    let rec = out.next_record();
+                    out.quarantine(rec, "missing_timestamp");
+                }
+                (Some(Ok(_)), None) => {
+                    let rec = out.next_record();
+                    out.quarantine(rec, "unknown_shape");
+                }
+            }
+        }
+    });
 }
 
 /// A string field (numbers are spelled out).
