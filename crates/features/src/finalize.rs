@@ -1235,6 +1235,27 @@ pub fn user_schema() -> SchemaRef {
 
 // ---- finalize -----------------------------------------------------------
 
+/// The window `[start, end)` in microseconds: the days ending with
+/// `opts.as_of`, else with the day of the last session end.
+pub(crate) fn window_us(
+    sessions: &rustc_hash::FxHashMap<(u64, u64), Box<SessionState>>,
+    opts: &FeatureOptions,
+) -> (i64, i64) {
+    let end_us = match opts.as_of {
+        Some(d) => d
+            .succ_opt()
+            .unwrap_or(d)
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp_micros()),
+        None => sessions
+            .values()
+            .map(|s| s.end)
+            .max()
+            .map_or(0, |e| (e.div_euclid(US_PER_DAY) + 1) * US_PER_DAY),
+    };
+    (end_us - i64::from(opts.window_days) * US_PER_DAY, end_us)
+}
+
 /// Sessions per chunk of `finalize` (whole users, so a chunk may be larger).
 const FINALIZE_CHUNK: usize = 16_384;
 
@@ -1257,6 +1278,22 @@ pub fn finalize(
     opts: &FeatureOptions,
     roster: Option<&Roster>,
 ) -> Result<Features, FeatureError> {
+    finalize_with(acc, opts, roster, None)
+}
+
+/// [`finalize`] on part of an organisation (e.g. one user's events on a
+/// Spark worker): the common prompts are `common`, classified over the whole
+/// organisation by [`crate::org`] (see [`crate::CommonPrompts`]), instead of
+/// over this accumulator's sessions. With `None`, as [`finalize`].
+///
+/// # Errors
+/// As [`finalize`].
+pub fn finalize_with(
+    acc: SessionAccumulator,
+    opts: &FeatureOptions,
+    roster: Option<&Roster>,
+    common: Option<&crate::CommonPrompts>,
+) -> Result<Features, FeatureError> {
     opts.validate()?;
     if acc.conflict || acc.snapshot != opts.snapshot {
         return Err(FeatureError::SnapshotMismatch {
@@ -1275,20 +1312,7 @@ pub fn finalize(
         ..
     } = acc;
 
-    // Window.
-    let end_us = match opts.as_of {
-        Some(d) => d
-            .succ_opt()
-            .unwrap_or(d)
-            .and_hms_opt(0, 0, 0)
-            .map_or(0, |t| t.and_utc().timestamp_micros()),
-        None => sessions
-            .values()
-            .map(|s| s.end)
-            .max()
-            .map_or(0, |e| (e.div_euclid(US_PER_DAY) + 1) * US_PER_DAY),
-    };
-    let start_us = end_us - i64::from(opts.window_days) * US_PER_DAY;
+    let (start_us, end_us) = window_us(&sessions, opts);
     let total_sessions = sessions.len() as u64;
     // Sessions outside the window are dropped (and their memory freed) here.
     let mut inside: Vec<((u64, u64), Box<SessionState>)> = sessions
@@ -1303,7 +1327,9 @@ pub fn finalize(
     inside
         .par_iter_mut()
         .for_each(|(_, s)| s.reqs.sort_unstable_by_key(|r| (r.task, r.ts, r.tokens)));
-    let (common, threshold) = {
+    let (common, threshold) = if let Some(c) = common {
+        (c.tasks.iter().copied().collect(), c.threshold)
+    } else {
         let mut pairs: Vec<(u64, u64)> = inside
             .par_iter()
             .flat_map_iter(|((u, _), s)| {

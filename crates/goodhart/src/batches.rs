@@ -32,13 +32,13 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use goodhart_alerts::AlertCandidate;
 use goodhart_detect::Scores;
-use goodhart_features::{FeatureOptions, SessionAccumulator};
+use goodhart_features::{CommonPrompts, FeatureOptions, SessionAccumulator, TaskUsers};
 use goodhart_schema::{normalize_at, Counts, FileReport, IngestReport, Roster, ValidateOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::LoadedConfig;
-use crate::scan::{alert_candidates, features, score, Dataset, FeatureRun, Window};
+use crate::scan::{alert_candidates, event_key, features, score, Dataset, FeatureRun, Window};
 use crate::Error;
 
 /// Asked between chunks of work: `true` stops the run with [`Error::Interrupted`].
@@ -72,6 +72,102 @@ pub fn features_from_batches<I>(
 where
     I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
 {
+    let folded = fold_batches(batches, source, opts, window, cancel)?;
+    folded.finish(source, opts, roster, None)
+}
+
+/// Phase 1 of the features of one part of an organisation (see
+/// [`goodhart_features::org`]): the part's users in the window and its
+/// distinct `(task hash, user)` request pairs. Batches are validated as in
+/// [`features_from_batches`].
+///
+/// # Errors
+/// As [`features_from_batches`].
+pub fn task_users_from_batches<I>(
+    batches: I,
+    source: &str,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    cancel: Option<Cancel<'_>>,
+) -> Result<TaskUsers, Error>
+where
+    I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
+{
+    let folded = fold_batches(batches, source, opts, window, cancel)?;
+    Ok(goodhart_features::task_users(&folded.acc, opts))
+}
+
+/// Phase 2 of the features of one part of an organisation (e.g. one user's
+/// events): [`features_from_batches`] with the organisation's common prompts
+/// (from every part's [`task_users_from_batches`]) instead of the part's own.
+/// The part's session and user rows are then those of a run over the whole
+/// organisation.
+///
+/// # Errors
+/// As [`features_from_batches`].
+pub fn part_features_from_batches<I>(
+    batches: I,
+    source: &str,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    roster: Option<Roster>,
+    common: &CommonPrompts,
+) -> Result<FeatureRun, Error>
+where
+    I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
+{
+    let folded = fold_batches(batches, source, opts, window, None)?;
+    folded.finish(source, opts, roster, Some(common))
+}
+
+/// The fold over validated batches, before `finalize`.
+struct Folded {
+    acc: SessionAccumulator,
+    counts: Counts,
+    quarantine: Vec<RecordBatch>,
+    duplicate_events: u64,
+}
+
+impl Folded {
+    fn finish(
+        self,
+        source: &str,
+        opts: &FeatureOptions,
+        roster: Option<Roster>,
+        common: Option<&CommonPrompts>,
+    ) -> Result<FeatureRun, Error> {
+        let features = goodhart_features::finalize_with(self.acc, opts, roster.as_ref(), common)?;
+        let ingest = IngestReport::from_files(
+            vec![FileReport {
+                file: source.to_string(),
+                counts: self.counts,
+            }],
+            0,
+        );
+        // In-memory batches have no files to skip and no hive days.
+        Ok(FeatureRun {
+            features,
+            ingest,
+            quarantine: self.quarantine,
+            quarantine_spilled: Vec::new(),
+            roster,
+            skipped: Vec::new(),
+            daily_events: Vec::new(),
+            duplicate_events: self.duplicate_events,
+        })
+    }
+}
+
+fn fold_batches<I>(
+    batches: I,
+    source: &str,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    cancel: Option<Cancel<'_>>,
+) -> Result<Folded, Error>
+where
+    I: IntoIterator<Item = Result<RecordBatch, ArrowError>>,
+{
     opts.validate()?;
     let vopts = ValidateOptions {
         window: window.map(|w| w.date_window().as_tuple()),
@@ -81,6 +177,9 @@ where
     let mut counts = Counts::default();
     let mut quarantine = Vec::new();
     let mut next_row = 0u64;
+    // Identity keys of the accepted events, for the duplicate count (as the
+    // dataset path counts them: 8 bytes per accepted row until the end).
+    let mut keys: Vec<u64> = Vec::new();
     let mut it = batches.into_iter();
     loop {
         if cancel.is_some_and(|c| c()) {
@@ -104,22 +203,27 @@ where
             .map(|(first, b)| normalize_at(b, &vopts, source, *first))
             .collect::<Result<Vec<_>, _>>()
             .map_err(goodhart_io::IoError::from)?;
-        let part = normalized
+        let (part, part_keys) = normalized
             .par_iter()
             .fold(
-                || SessionAccumulator::with_options(opts),
-                |mut a, n| {
+                || (SessionAccumulator::with_options(opts), Vec::new()),
+                |(mut a, mut k), n| {
                     if !n.events.is_empty() {
                         a.add_batch(&n.events);
+                        k.extend((0..n.events.len()).map(|i| event_key(&n.events, i)));
                     }
-                    a
+                    (a, k)
                 },
             )
             .reduce(
-                || SessionAccumulator::with_options(opts),
-                SessionAccumulator::merge,
+                || (SessionAccumulator::with_options(opts), Vec::new()),
+                |(a, mut ka), (b, kb)| {
+                    ka.extend(kb);
+                    (SessionAccumulator::merge(a, b), ka)
+                },
             );
         acc = acc.merge(part);
+        keys.extend(part_keys);
         for n in normalized {
             counts.add(&n.counts);
             if n.quarantine.num_rows() > 0 {
@@ -130,25 +234,13 @@ where
     if cancel.is_some_and(|c| c()) {
         return Err(Error::Interrupted);
     }
-    let features = goodhart_features::finalize(acc, opts, roster.as_ref())?;
-    let ingest = IngestReport::from_files(
-        vec![FileReport {
-            file: source.to_string(),
-            counts,
-        }],
-        0,
-    );
-    // In-memory batches have no files to skip and no hive days; duplicate
-    // events are not counted on this path yet (the dataset path counts them).
-    Ok(FeatureRun {
-        features,
-        ingest,
+    keys.par_sort_unstable();
+    let duplicate_events = keys.windows(2).filter(|w| w[0] == w[1]).count() as u64;
+    Ok(Folded {
+        acc,
+        counts,
         quarantine,
-        quarantine_spilled: Vec::new(),
-        roster,
-        skipped: Vec::new(),
-        daily_events: Vec::new(),
-        duplicate_events: 0,
+        duplicate_events,
     })
 }
 

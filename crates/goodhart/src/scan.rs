@@ -155,7 +155,7 @@ pub struct FeatureRun {
 /// agents and the task, context and change hashes. Equal keys are counted as
 /// duplicate events (8 bytes per accepted row are kept until the end of the
 /// pass; a false match needs a 64-bit collision).
-fn event_key(b: &goodhart_schema::EventBatch, i: usize) -> u64 {
+pub(crate) fn event_key(b: &goodhart_schema::EventBatch, i: usize) -> u64 {
     let mut buf = [0u8; 8 * 9];
     let parts = [
         b.ts_us[i] as u64,

@@ -148,3 +148,33 @@ fn missing_column_is_a_user_error_naming_the_source() {
     let msg = e.to_string();
     assert!(msg.contains("my_table") && msg.contains("user_id"), "{msg}");
 }
+
+#[test]
+fn duplicate_events_are_counted_as_the_dataset_path_counts_them() {
+    let (dataset, fopts, window) = setup_features();
+    let from_files = features(&dataset, &fopts, Some(window), None).unwrap();
+    let batches = sample_batches(&dataset);
+    let run = |b: Vec<RecordBatch>| {
+        features_from_batches(
+            b.into_iter().map(Ok),
+            "events",
+            &fopts,
+            Some(window),
+            None,
+            None,
+        )
+        .unwrap()
+    };
+    let once = run(batches.clone());
+    assert_eq!(once.duplicate_events, from_files.duplicate_events);
+    // The first 100 rows of the first batch again: 100 more duplicates
+    // (counted, not removed: the rows read and accepted grow by 100 too).
+    let mut doubled = batches.clone();
+    doubled.push(batches[0].slice(0, 100));
+    let twice = run(doubled);
+    assert_eq!(twice.duplicate_events, once.duplicate_events + 100);
+    assert_eq!(
+        twice.ingest.counts.rows_accepted,
+        once.ingest.counts.rows_accepted + 100
+    );
+}

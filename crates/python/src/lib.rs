@@ -226,6 +226,19 @@ struct RawFeatures {
     sessions: RecordBatch,
     quarantine: Vec<RecordBatch>,
     ingest_json: String,
+    duplicate_events: u64,
+}
+
+impl RawFeatures {
+    fn from_run(run: goodhart::scan::FeatureRun) -> RawFeatures {
+        RawFeatures {
+            ingest_json: serde_json::to_string(&run.ingest).expect("report serialises"),
+            users: run.features.users,
+            sessions: run.features.sessions,
+            quarantine: run.quarantine,
+            duplicate_events: run.duplicate_events,
+        }
+    }
 }
 
 #[pymethods]
@@ -244,6 +257,9 @@ impl RawFeatures {
     }
     fn ingest_json(&self) -> &str {
         &self.ingest_json
+    }
+    fn duplicate_events(&self) -> u64 {
+        self.duplicate_events
     }
 }
 
@@ -378,12 +394,7 @@ fn features(
             Some(cancel),
         ),
     })?;
-    Ok(RawFeatures {
-        ingest_json: serde_json::to_string(&run.ingest).expect("report serialises"),
-        users: run.features.users,
-        sessions: run.features.sessions,
-        quarantine: run.quarantine,
-    })
+    Ok(RawFeatures::from_run(run))
 }
 
 fn read_table(py: Python<'_>, obj: &Bound<'_, PyAny>, what: &str) -> PyResult<RecordBatch> {
@@ -531,6 +542,161 @@ fn synth(
     Ok(doc.to_string())
 }
 
+/// Feature options and window of a Spark worker: the configuration's TOML
+/// text (`None`: built-in defaults) and the driver's resolved window.
+fn part_options(
+    py: Python<'_>,
+    config_toml: Option<&str>,
+    config_name: &str,
+    as_of: &str,
+    window: &str,
+) -> PyResult<(goodhart::features::FeatureOptions, Window)> {
+    let none = Mutex::new(None);
+    let cfg = match config_toml {
+        Some(t) => Config::from_toml(t, config_name).map_err(|e| to_py_err(py, e, &none))?,
+        None => Config::default(),
+    };
+    let win = resolve_window(py, Some(as_of), Some(window), &cfg)?;
+    let fopts = cfg
+        .feature_options(Some(win.as_of), win.days)
+        .map_err(|m| {
+            to_py_err(
+                py,
+                Error::Config {
+                    file: config_name.to_string(),
+                    message: m,
+                },
+                &none,
+            )
+        })?;
+    Ok((fopts, win))
+}
+
+/// The window the driver resolves for the workers: `(as_of, days)` from the
+/// arguments, then the configuration (TOML text), then the defaults.
+#[pyfunction]
+#[pyo3(signature = (as_of=None, window=None, config_toml=None, config_name="built-in configuration"))]
+fn resolve_window_args(
+    py: Python<'_>,
+    as_of: Option<&str>,
+    window: Option<&str>,
+    config_toml: Option<&str>,
+    config_name: &str,
+) -> PyResult<(String, u32)> {
+    let cfg = match config_toml {
+        Some(t) => {
+            Config::from_toml(t, config_name).map_err(|e| to_py_err(py, e, &Mutex::new(None)))?
+        }
+        None => Config::default(),
+    };
+    let win = resolve_window(py, as_of, window, &cfg)?;
+    Ok((win.as_of.to_string(), win.days))
+}
+
+/// Spark phase 1 on one part of the events: a table of `user` (Int64, the
+/// user hash's bits) and `task` (Int64 bits of a request task hash, null on
+/// the one row of a user without any), the part's users in the window and
+/// distinct `(task, user)` request pairs (see `goodhart_features::org`).
+#[pyfunction]
+#[pyo3(signature = (events, as_of, window, config_toml=None, config_name="built-in configuration", source=None))]
+fn part_task_users(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    as_of: &str,
+    window: &str,
+    config_toml: Option<&str>,
+    config_name: &str,
+    source: Option<String>,
+) -> PyResult<ArrowStream> {
+    use arrow::array::{ArrayRef, Int64Array};
+    let (fopts, win) = part_options(py, config_toml, config_name, as_of, window)?;
+    let reader = import_stream(events, "events")?;
+    let source = source.unwrap_or_else(|| "events".to_string());
+    let t = detached(py, move |cancel| {
+        goodhart::batches::task_users_from_batches(reader, &source, &fopts, Some(win), Some(cancel))
+    })?;
+    let mut users: Vec<i64> = Vec::with_capacity(t.pairs.len() + t.users.len());
+    let mut tasks: Vec<Option<i64>> = Vec::with_capacity(users.capacity());
+    let with_pairs: std::collections::HashSet<u64> = t.pairs.iter().map(|p| p.1).collect();
+    for &(task, user) in &t.pairs {
+        // Bit casts: Spark has no unsigned 64-bit type; distinct stays distinct.
+        users.push(user as i64);
+        tasks.push(Some(task as i64));
+    }
+    for &u in t.users.iter().filter(|u| !with_pairs.contains(u)) {
+        users.push(u as i64);
+        tasks.push(None);
+    }
+    let batch = RecordBatch::try_from_iter([
+        (
+            "user",
+            std::sync::Arc::new(Int64Array::from(users)) as ArrayRef,
+        ),
+        (
+            "task",
+            std::sync::Arc::new(Int64Array::from(tasks)) as ArrayRef,
+        ),
+    ])
+    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok(ArrowStream::one(&batch))
+}
+
+/// The common-prompt threshold for `n_users` users in the window (Spark
+/// phase 1, on the driver).
+#[pyfunction]
+#[pyo3(signature = (n_users, as_of, window, config_toml=None, config_name="built-in configuration"))]
+fn common_prompt_threshold(
+    py: Python<'_>,
+    n_users: usize,
+    as_of: &str,
+    window: &str,
+    config_toml: Option<&str>,
+    config_name: &str,
+) -> PyResult<usize> {
+    let (fopts, _) = part_options(py, config_toml, config_name, as_of, window)?;
+    Ok(fopts.common_prompt_threshold(n_users))
+}
+
+/// Spark phase 2 on one part of the events (e.g. one user's): its session
+/// and user feature rows as a run over the whole organisation computes
+/// them, given the organisation's common prompts (`common_tasks`: Int64 bits
+/// of the task hashes, and their `threshold`).
+#[pyfunction]
+#[pyo3(signature = (events, common_tasks, threshold, as_of, window, roster=None, config_toml=None, config_name="built-in configuration", source=None))]
+#[allow(clippy::too_many_arguments)]
+fn part_features(
+    py: Python<'_>,
+    events: &Bound<'_, PyAny>,
+    common_tasks: Vec<i64>,
+    threshold: usize,
+    as_of: &str,
+    window: &str,
+    roster: Option<&Bound<'_, PyAny>>,
+    config_toml: Option<&str>,
+    config_name: &str,
+    source: Option<String>,
+) -> PyResult<RawFeatures> {
+    let (fopts, win) = part_options(py, config_toml, config_name, as_of, window)?;
+    let reader = import_stream(events, "events")?;
+    let roster = load_roster(py, roster)?;
+    let common = goodhart::features::CommonPrompts {
+        tasks: common_tasks.into_iter().map(|t| t as u64).collect(),
+        threshold,
+    };
+    let source = source.unwrap_or_else(|| "events".to_string());
+    let run = detached(py, move |_| {
+        goodhart::batches::part_features_from_batches(
+            reader,
+            &source,
+            &fopts,
+            Some(win),
+            roster,
+            &common,
+        )
+    })?;
+    Ok(RawFeatures::from_run(run))
+}
+
 /// The native module.
 #[pymodule]
 fn _goodhart(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -543,5 +709,9 @@ fn _goodhart(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(score, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(synth, m)?)?;
+    m.add_function(wrap_pyfunction!(resolve_window_args, m)?)?;
+    m.add_function(wrap_pyfunction!(part_task_users, m)?)?;
+    m.add_function(wrap_pyfunction!(common_prompt_threshold, m)?)?;
+    m.add_function(wrap_pyfunction!(part_features, m)?)?;
     Ok(())
 }

@@ -48,3 +48,36 @@ def sample_copy(tmp_path) -> Path:
     dst = tmp_path / "sample"
     shutil.copytree(SAMPLE, dst)
     return dst
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "spark: needs PySpark >= 4 and Java 17 (run by .ci/run; skipped elsewhere without them)"
+    )
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local[2] Spark session (UTC, few shuffle partitions). Under CI a
+    missing PySpark fails the run instead of skipping."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("pyspark is not installed")
+    import sys
+
+    # The Python workers run this interpreter (the one goodhart is installed in).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    s = (
+        SparkSession.builder.master("local[2]")
+        .appName("goodhart-tests")
+        .config("spark.sql.shuffle.partitions", "8")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .getOrCreate()
+    )
+    s.sparkContext.setLogLevel("ERROR")
+    yield s
+    s.stop()

@@ -65,16 +65,60 @@ def _date(d: Union[None, str, _dt.date]) -> Optional[str]:
 
 def _events(obj: Any, what: str = "events") -> Any:
     """A path or an object with ``__arrow_c_stream__`` (pandas goes through pyarrow)."""
+    mod = type(obj).__module__ or ""
+    # Before the __arrow_c_stream__ check: pandas >= 2.2 frames have one too,
+    # which hands over pandas' float stand-in for nullable integers as is.
+    if mod.startswith("pandas") and type(obj).__name__ == "DataFrame":
+        return _from_pandas(obj)
     if isinstance(obj, (str, _os.PathLike)) or hasattr(obj, "__arrow_c_stream__"):
         return obj
-    mod = type(obj).__module__ or ""
-    if mod.startswith("pandas"):
-        return _pa.Table.from_pandas(obj, preserve_index=False)
     raise TypeError(
         f"{what}: a {type(obj).__name__} is not an Arrow table. Fix: pass a dataset path, "
         "a pyarrow Table or RecordBatchReader, a polars DataFrame, a pandas DataFrame, or any "
         "object with __arrow_c_stream__"
     )
+
+
+# The count columns of the event schema (``goodhart schema``): integers, null = 0
+# (``n``: null = one event).
+_COUNT_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "lines",
+    "n",
+)
+
+
+def _from_pandas(df: Any) -> _pa.Table:
+    """A pandas frame as an Arrow table, with pandas' float stand-in for nullable integers undone.
+
+    pandas stores an integer column that has nulls as ``float64`` (NaN for
+    null). A count column that arrives as float is cast back to ``int64`` when
+    every non-null value is an integer that fits (nulls stay null, and the
+    schema's rule applies to them: a null count is 0). A float count column
+    with any fractional, infinite or out-of-range value is left as it is, so
+    the schema check refuses it with the command's message ("has type Float64;
+    expected an integer type"): counts are never rounded. Fingerprint columns
+    (``task_hash``, ``context_hash``, ``change_id``) are not converted: a
+    64-bit hash that went through float has lost its low bits.
+    """
+    t = _pa.Table.from_pandas(df, preserve_index=False)
+    for name in _COUNT_COLUMNS:
+        if name not in t.column_names:
+            continue
+        i = t.column_names.index(name)
+        col = t.column(i)
+        if not _pa.types.is_floating(col.type):
+            continue
+        try:
+            # A safe cast fails on a fractional, NaN, infinite or too large value.
+            as_int = col.cast(_pa.int64(), safe=True)
+        except (_pa.ArrowInvalid, _pa.ArrowNotImplementedError):
+            continue
+        t = t.set_column(i, _pa.field(name, _pa.int64(), nullable=True), as_int)
+    return t
 
 
 def _opt(obj: Any, what: str) -> Any:

@@ -1,6 +1,6 @@
 """Type stubs of the native module (the public API is in ``goodhart``)."""
 
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 __version__: str
 
@@ -25,6 +25,7 @@ class RawFeatures:
     def sessions(self) -> ArrowStream: ...
     def quarantine(self) -> ArrowStream: ...
     def ingest_json(self) -> str: ...
+    def duplicate_events(self) -> int: ...
 
 def scan(
     events: Any,
@@ -64,3 +65,37 @@ def synth(
     intensity: float = 1.0,
     start: Optional[str] = None,
 ) -> str: ...
+
+# Spark phases (used by goodhart.spark; see its module doc).
+def resolve_window_args(
+    as_of: Optional[str] = None,
+    window: Optional[str] = None,
+    config_toml: Optional[str] = None,
+    config_name: str = "built-in configuration",
+) -> Tuple[str, int]: ...
+def part_task_users(
+    events: Any,
+    as_of: str,
+    window: str,
+    config_toml: Optional[str] = None,
+    config_name: str = "built-in configuration",
+    source: Optional[str] = None,
+) -> ArrowStream: ...
+def common_prompt_threshold(
+    n_users: int,
+    as_of: str,
+    window: str,
+    config_toml: Optional[str] = None,
+    config_name: str = "built-in configuration",
+) -> int: ...
+def part_features(
+    events: Any,
+    common_tasks: List[int],
+    threshold: int,
+    as_of: str,
+    window: str,
+    roster: Any = None,
+    config_toml: Optional[str] = None,
+    config_name: str = "built-in configuration",
+    source: Optional[str] = None,
+) -> RawFeatures: ...
