@@ -232,7 +232,7 @@ fn scan(a: args::ScanArgs) -> Result<u8> {
         .clone()
         .unwrap_or_else(|| loaded.config.alerts.state_dir.clone());
     let pb = progress_bar(a.quiet, || {
-        let (files, _) = dataset.files(Some(window.date_window()))?;
+        let (files, _) = dataset.files(Some(goodhart::io::DateWindow::from(window)))?;
         Ok(goodhart::io::count_rows(&files).map_err(Error::from)?)
     })?;
     let verbose = a.verbose;
@@ -429,13 +429,10 @@ impl FaultPoints {
 fn validate(a: args::ValidateArgs) -> Result<u8> {
     init_threads(a.threads)?;
     let window = match (&a.as_of, &a.window) {
-        (Some(d), Some(w)) => Some(
-            Window {
-                as_of: parse_date(d, "--as-of")?,
-                days: parse_window(w, "--window")?,
-            }
-            .date_window(),
-        ),
+        (Some(d), Some(w)) => Some(goodhart::io::DateWindow::from(Window {
+            as_of: parse_date(d, "--as-of")?,
+            days: parse_window(w, "--window")?,
+        })),
         (None, Some(_)) => return Err(usage("--window needs --as-of")),
         _ => None,
     };

@@ -190,5 +190,17 @@ impl AlertError {
     }
 }
 
+impl From<goodhart_core::CoreError> for AlertError {
+    fn from(e: goodhart_core::CoreError) -> Self {
+        match e {
+            goodhart_core::CoreError::Io { path, source } => AlertError::Io { path, source },
+            other => AlertError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 /// Result alias of this crate.
 pub type Result<T, E = AlertError> = std::result::Result<T, E>;

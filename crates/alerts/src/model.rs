@@ -11,64 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{AlertError, Result};
 
-/// How serious an alert is. Ordered: `None < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Nothing to report (kept for completeness; not delivered by default).
-    #[default]
-    None,
-    /// Worth a look.
-    Low,
-    /// Likely gaming.
-    Medium,
-    /// Clear gaming.
-    High,
-    /// Clear and large-scale gaming.
-    Critical,
-}
-
-impl Severity {
-    /// All severities, ascending.
-    pub const ALL: [Severity; 5] = [
-        Severity::None,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    /// The lowercase name used in JSON, TOML and the state database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::None => "none",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!("unknown severity {s:?}; expected one of none, low, medium, high, critical")
-            })
-    }
-}
+pub use goodhart_core::Severity;
 
 /// One explained reason behind an alert: a feature of the user compared with their cohort.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +51,16 @@ pub struct Window {
     pub start: NaiveDate,
     /// Last day (inclusive, UTC).
     pub end: NaiveDate,
+}
+
+impl From<goodhart_core::Window> for Window {
+    /// The analysis window's days, first to last.
+    fn from(w: goodhart_core::Window) -> Window {
+        Window {
+            start: w.first_day(),
+            end: w.as_of,
+        }
+    }
 }
 
 /// What the detector raises: one suspect pattern of one user, before lifecycle tracking.
@@ -258,23 +211,11 @@ pub fn write_jsonl(path: impl AsRef<Path>, alerts: &[Alert]) -> Result<()> {
         _ => std::path::PathBuf::from("."),
     };
     std::fs::create_dir_all(&dir).map_err(|e| AlertError::io(&dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".alerts-")
-        .suffix(".jsonl.tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| AlertError::io(&dir, e))?;
-    {
-        let mut w = std::io::BufWriter::new(tmp.as_file_mut());
-        w.write_all(&to_jsonl(alerts)?)
-            .map_err(|e| AlertError::io(path, e))?;
-        w.flush().map_err(|e| AlertError::io(path, e))?;
-    }
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| AlertError::io(path, e))?;
-    tmp.persist(path)
-        .map_err(|e| AlertError::io(path, e.error))?;
-    Ok(())
+    let bytes = to_jsonl(alerts)?;
+    goodhart_core::write_atomic(path, |mut f| {
+        f.write_all(&bytes).map_err(|e| AlertError::io(path, e))?;
+        Ok(f)
+    })
 }
 
 /// Read an `alerts.jsonl` file written by [`write_jsonl`] (blank lines are skipped).

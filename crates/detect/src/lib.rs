@@ -116,7 +116,7 @@ pub use iforest::{
 };
 pub use table::{average_precision, roc_auc, score_table, table_to_matrix, Method};
 
-pub use options::{ScoreOptions, Severity, SeverityThresholds};
+pub use options::{ColumnsRead, ScoreOptions, Severity, SeverityThresholds};
 pub use patterns::{
     Direction, FeatureSpec, PatternModel, PatternParams, PatternSpec, Unit, ValidPatternParams,
 };

@@ -4,62 +4,7 @@ use crate::patterns::{default_patterns, PatternSpec};
 use crate::DetectError;
 use serde::{Deserialize, Serialize};
 
-/// How serious a score is. Ordered: `None < Low < Medium < High < Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Nothing notable.
-    None,
-    /// Mildly unusual; not worth a look on its own.
-    Low,
-    /// Unusual; worth a look in context.
-    Medium,
-    /// Strong evidence of tokenmaxxing (alerts by default).
-    High,
-    /// Overwhelming evidence.
-    Critical,
-}
-
-impl Severity {
-    /// Every severity, ascending.
-    pub const ALL: [Severity; 5] = [
-        Severity::None,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    /// The spelling used in output columns.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::None => "none",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-            Severity::Critical => "critical",
-        }
-    }
-
-    /// Parses [`Severity::as_str`]'s spelling (case-insensitive).
-    ///
-    /// ```
-    /// use goodhart_detect::Severity;
-    /// assert_eq!(Severity::parse("High"), Some(Severity::High));
-    /// assert_eq!(Severity::parse("severe"), None);
-    /// ```
-    pub fn parse(s: &str) -> Option<Severity> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s))
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use goodhart_core::Severity;
 
 /// Lowest score (0–100) of each severity; scores below `low` are `none`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -211,7 +156,53 @@ impl Default for ScoreOptions {
     }
 }
 
+/// The columns scoring reads from each feature table: the contract between
+/// the feature stage and the detectors. A column listed here and missing
+/// from the feature schema would silently leave a detector "not evaluated";
+/// the facade's tests check every one exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ColumnsRead {
+    /// Columns of the user table.
+    pub user: std::collections::BTreeSet<String>,
+    /// Columns of the session table.
+    pub session: std::collections::BTreeSet<String>,
+}
+
 impl ScoreOptions {
+    /// Every column [`crate::score`] reads with these settings (a feature's
+    /// fallback column, read only from older tables that lack the feature's
+    /// own, is not listed).
+    ///
+    /// ```
+    /// let c = goodhart_detect::ScoreOptions::default().columns_read();
+    /// assert!(c.user.contains("user_id") && c.user.contains("loop_ratio"));
+    /// assert!(c.session.contains("session_id"));
+    /// ```
+    pub fn columns_read(&self) -> ColumnsRead {
+        let mut c = ColumnsRead::default();
+        let own = |f: &crate::patterns::FeatureSpec| {
+            std::iter::once(f.column.clone()).chain(f.support.clone())
+        };
+        c.user.extend(["user_id".to_string(), "team".to_string()]);
+        c.session
+            .extend(["session_id".to_string(), "user_id".to_string()]);
+        for p in &self.patterns {
+            c.user.extend(p.user_features.iter().flat_map(own));
+            c.user.extend(p.requires.iter().map(|r| r.0.clone()));
+            c.session.extend(p.session_features.iter().flat_map(own));
+            c.session.extend(p.session_rank.iter().cloned());
+        }
+        // A mix feature is a column or a ratio `a/b` of two.
+        c.user.extend(
+            self.mix_features
+                .iter()
+                .flat_map(|m| m.split('/'))
+                .map(str::to_string),
+        );
+        c
+    }
+
     /// Validates every setting; the error names the offending one.
     ///
     /// ```

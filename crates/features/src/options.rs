@@ -5,10 +5,7 @@ use chrono::{NaiveDate, Weekday};
 
 /// Microseconds per minute.
 pub(crate) const US_PER_MIN: i64 = 60_000_000;
-/// Microseconds per hour.
-pub(crate) const US_PER_HOUR: i64 = 60 * US_PER_MIN;
-/// Microseconds per day.
-pub(crate) const US_PER_DAY: i64 = 24 * US_PER_HOUR;
+pub(crate) use goodhart_core::time::{US_PER_DAY, US_PER_HOUR};
 /// Microseconds per week.
 pub(crate) const US_PER_WEEK: i64 = 7 * US_PER_DAY;
 /// 1970-01-05 00:00 UTC, the first Monday after the Unix epoch.
@@ -149,7 +146,7 @@ impl Default for FeatureOptions {
     fn default() -> Self {
         FeatureOptions {
             as_of: None,
-            window_days: 28,
+            window_days: goodhart_core::Window::DEFAULT_DAYS,
             snapshot: Snapshot::default(),
             premium_models: vec!["opus".into(), "o3-pro".into(), "gpt-5-pro".into()],
             common_prompt_min_users: 5,
@@ -183,7 +180,7 @@ fn share(setting: &'static str, v: f64) -> Result<(), FeatureError> {
 impl FeatureOptions {
     /// Checks every setting; the error names the first bad one and the fix.
     pub fn validate(&self) -> Result<(), FeatureError> {
-        if !(1..=3660).contains(&self.window_days) {
+        if !(1..=goodhart_core::Window::MAX_DAYS).contains(&self.window_days) {
             return Err(bad(
                 "window_days",
                 self.window_days,

@@ -170,7 +170,7 @@ where
 {
     opts.validate()?;
     let vopts = ValidateOptions {
-        window: window.map(|w| w.date_window().as_tuple()),
+        window: window.map(|w| goodhart_io::DateWindow::from(w).as_tuple()),
     };
     let chunk_len = 2 * rayon::current_num_threads().max(1);
     let mut acc = SessionAccumulator::with_options(opts);

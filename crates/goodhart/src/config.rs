@@ -155,20 +155,7 @@ fn weekday_name(w: Weekday) -> &'static str {
 /// assert!(goodhart::config::parse_window("5000d").is_err());
 /// ```
 pub fn parse_window(s: &str) -> Result<u32, String> {
-    let t = s.trim();
-    let digits = t.strip_suffix('d').unwrap_or(t);
-    let days = digits
-        .parse::<u32>()
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| format!("{s:?} is not a window length; write whole days such as \"28d\""))?;
-    let o = FeatureOptions {
-        window_days: days,
-        ..FeatureOptions::default()
-    };
-    o.validate()
-        .map_err(|e| format!("{s:?} is not an accepted window length: {e}"))?;
-    Ok(days)
+    goodhart_core::Window::parse_days(s).map_err(|e| e.to_string())
 }
 
 /// Parses a `YYYY-MM-DD` date.
@@ -374,7 +361,7 @@ impl Config {
 
     /// The window length in days.
     pub fn window_days(&self) -> u32 {
-        parse_window(&self.scan.window).unwrap_or(28)
+        parse_window(&self.scan.window).unwrap_or(goodhart_core::Window::DEFAULT_DAYS)
     }
 
     /// Feature settings for a window ending on `as_of`.

@@ -74,6 +74,8 @@ pub use config::{Config, LoadedConfig};
 pub use error::Error;
 
 pub use goodhart_alerts as alerts;
+pub use goodhart_core as core;
+pub use goodhart_core::{Severity, Window};
 pub use goodhart_detect as detect;
 pub use goodhart_features as features;
 pub use goodhart_import as import;

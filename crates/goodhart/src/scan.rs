@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt64Type};
-use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use goodhart_alerts::{
     AlertCandidate, DeliverOptions, DeliveryReport, Evidence, OpenMode, ReconcileOptions,
     StateStore, SyncReport,
@@ -104,28 +104,7 @@ impl Dataset {
     }
 }
 
-const US_PER_DAY: i64 = 86_400_000_000;
-
-/// The analysis window: `days` days ending with `as_of` (inclusive, UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Window {
-    /// Last day analysed.
-    pub as_of: NaiveDate,
-    /// Number of days.
-    pub days: u32,
-}
-
-impl Window {
-    /// First day analysed.
-    pub fn first_day(&self) -> NaiveDate {
-        self.as_of - Days::new(u64::from(self.days.saturating_sub(1)))
-    }
-
-    /// The window as an ingest filter.
-    pub fn date_window(&self) -> DateWindow {
-        DateWindow::from_dates(self.first_day(), self.as_of)
-    }
-}
+pub use goodhart_core::Window;
 
 /// Features computed from a dataset, with the ingest accounting.
 #[derive(Debug, Clone)]
@@ -198,7 +177,7 @@ pub fn features_spilling(
     progress: Option<&(dyn Fn(u64) + Sync)>,
     quarantine_spill: Option<&Path>,
 ) -> Result<FeatureRun, Error> {
-    let dw = window.map(|w| w.date_window());
+    let dw = window.map(DateWindow::from);
     let found = dataset.discover(dw)?;
     let (files, pruned) = (found.files, found.pruned.len() as u64);
     let read = ReadOptions {
@@ -225,7 +204,7 @@ pub fn features_spilling(
             if !daily.is_empty() {
                 // Accepted rows lie inside the window, so the index is in range.
                 for &ts in &batch.ts_us {
-                    let d = (ts - start_us).div_euclid(US_PER_DAY) as usize;
+                    let d = (ts - start_us).div_euclid(goodhart_core::time::US_PER_DAY) as usize;
                     if let Some(n) = daily.get_mut(d) {
                         *n += 1;
                     }
@@ -322,16 +301,9 @@ fn candidate(u: &UserExplanation, window: Window) -> AlertCandidate {
         user_id: u.user_id.clone(),
         cohort: u.cohort.clone(),
         pattern,
-        severity: u
-            .severity
-            .as_str()
-            .parse()
-            .unwrap_or(goodhart_alerts::Severity::High),
+        severity: u.severity,
         score: u.score,
-        window: goodhart_alerts::Window {
-            start: window.first_day(),
-            end: window.as_of,
-        },
+        window: window.into(),
         evidence,
     }
 }

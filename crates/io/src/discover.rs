@@ -1,10 +1,9 @@
 //! Input discovery: a file or a directory tree of `*.parquet` files with hive partitions.
 
 use crate::error::{io_err, IoError};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveDate;
+use goodhart_core::time::{day_start_us, US_PER_DAY};
 use std::path::{Path, PathBuf};
-
-const US_PER_DAY: i64 = 86_400_000_000;
 
 /// Analysis window: half-open `[start_us, end_us)` in UTC microseconds since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,8 +51,11 @@ impl DateWindow {
     }
 }
 
-fn day_start_us(d: NaiveDate) -> i64 {
-    d.and_time(NaiveTime::MIN).and_utc().timestamp_micros()
+impl From<goodhart_core::Window> for DateWindow {
+    /// The window's days as an ingest filter.
+    fn from(w: goodhart_core::Window) -> DateWindow {
+        DateWindow::new(w.start_us(), w.end_us())
+    }
 }
 
 /// One events file to read.

@@ -136,6 +136,18 @@ pub enum IoError {
     },
 }
 
+impl From<goodhart_core::CoreError> for IoError {
+    fn from(e: goodhart_core::CoreError) -> IoError {
+        match e {
+            goodhart_core::CoreError::Io { path, source } => io_err(path)(source),
+            other => IoError::Io {
+                path: PathBuf::new(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IoError {
     let path = path.into();
     move |source| {

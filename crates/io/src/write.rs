@@ -11,10 +11,9 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use rayon::prelude::*;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// Writer settings: zstd, and a fixed `created_by` so that the same batches
 /// always give the same bytes (parquet-rs writes no timestamps).
@@ -25,74 +24,24 @@ pub(crate) fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// A temporary sibling of `path`. Hand-written rather than `tempfile`, whose
-/// files are created with mode 0600, which would leave outputs unreadable to
-/// the rest of an analyst's team after the rename.
-fn temp_sibling(path: &Path) -> Result<(PathBuf, File), IoError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".to_string());
-    loop {
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(f) => return Ok((tmp, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(io_err(dir)(e)),
-        }
-    }
-}
-
-/// Writes a file atomically: the one helper behind every goodhart output.
-///
-/// `write` fills a new temporary sibling of `path` (`.<name>.<pid>.<n>.tmp`,
-/// created with mode `0666` minus the process umask, like any file the user
-/// creates, so all outputs get the same mode) and returns it; the file is
-/// flushed to disk (`fsync`), renamed over `path`, and the directory is
-/// flushed too, so after a crash `path` holds the old bytes or the new
-/// ones, never a mix. On failure the temporary file is removed.
+/// Writes a file atomically: [`goodhart_core::write_atomic`] (temporary
+/// sibling with the umask's mode, fsync, rename, fsync of the directory), the
+/// one writer behind every goodhart output.
 pub fn write_atomic(
     path: &Path,
     write: impl FnOnce(File) -> Result<File, IoError>,
 ) -> Result<(), IoError> {
-    let (tmp, file) = temp_sibling(path)?;
-    let result = (|| {
-        let file = write(file)?;
-        file.sync_all().map_err(io_err(&tmp))?;
-        drop(file);
-        std::fs::rename(&tmp, path).map_err(io_err(path))?;
-        sync_dir(tmp.parent().unwrap_or(Path::new(".")))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    goodhart_core::write_atomic(path, write)
 }
 
 /// [`write_atomic`] of a byte string.
 pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    write_atomic(path, |mut f| {
-        f.write_all(bytes).map_err(io_err(path))?;
-        Ok(f)
-    })
+    Ok(goodhart_core::write_bytes_atomic(path, bytes)?)
 }
 
 /// Flushes a directory's entries (new names, renames) to disk.
 pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    Ok(goodhart_core::sync_dir(dir)?)
 }
 
 /// Writes `batches` to `path` as one Parquet file, atomically ([`write_atomic`]).

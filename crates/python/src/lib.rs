@@ -484,15 +484,12 @@ fn validate(
     quarantine: Option<PathBuf>,
 ) -> PyResult<String> {
     let dw = match (as_of.as_deref(), window.as_deref()) {
-        (Some(d), Some(w)) => Some(
-            Window {
-                as_of: goodhart::config::parse_date(d)
-                    .map_err(|m| input_error(py, format!("as_of: {m}")))?,
-                days: goodhart::config::parse_window(w)
-                    .map_err(|m| input_error(py, format!("window: {m}")))?,
-            }
-            .date_window(),
-        ),
+        (Some(d), Some(w)) => Some(goodhart::io::DateWindow::from(Window {
+            as_of: goodhart::config::parse_date(d)
+                .map_err(|m| input_error(py, format!("as_of: {m}")))?,
+            days: goodhart::config::parse_window(w)
+                .map_err(|m| input_error(py, format!("window: {m}")))?,
+        })),
         (None, Some(_)) => return Err(input_error(py, "window needs as_of".to_string())),
         _ => None,
     };
