@@ -1,8 +1,9 @@
 //! The pipeline on record batches already in memory (an embedding program's
 //! Arrow tables, a Python caller's pyarrow or polars frames), with no file in
-//! between: [`features_from_batches`], then [`analyse`] for the whole
-//! analysis (features, scores, alert candidates and a summary) without the
-//! alert lifecycle or the output files that [`crate::scan::scan`] writes.
+//! between: [`features_from_batches`]; [`crate::Pipeline`] runs the whole
+//! analysis (features, scores, waste, alert candidates and a summary) on
+//! them without the alert lifecycle or the output files that
+//! [`crate::scan::scan`] writes.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -26,19 +27,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
-
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use goodhart_alerts::AlertCandidate;
-use goodhart_detect::Scores;
 use goodhart_features::{CommonPrompts, FeatureOptions, SessionAccumulator, TaskUsers};
 use goodhart_schema::{normalize_at, Counts, FileReport, IngestReport, Roster, ValidateOptions};
 use rayon::prelude::*;
-use serde::Serialize;
 
-use crate::config::LoadedConfig;
-use crate::scan::{alert_candidates, event_key, features, score, Dataset, FeatureRun, Window};
+use crate::scan::{event_key, FeatureRun, Window};
 use crate::Error;
 
 /// Asked between chunks of work: `true` stops the run with [`Error::Interrupted`].
@@ -241,148 +236,5 @@ where
         counts,
         quarantine,
         duplicate_events,
-    })
-}
-
-/// What [`analyse`] reads.
-pub enum Events<'a> {
-    /// A dataset on disk (read as `goodhart scan` reads it).
-    Dataset(&'a Dataset),
-    /// Record batches in memory (see [`features_from_batches`]).
-    Batches {
-        /// The batches.
-        batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>> + Send + 'a>,
-        /// Name of the input in messages.
-        source: String,
-        /// The roster, when there is one.
-        roster: Option<Roster>,
-    },
-}
-
-impl std::fmt::Debug for Events<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Events::Dataset(d) => f.debug_tuple("Dataset").field(d).finish(),
-            Events::Batches { source, .. } => f
-                .debug_struct("Batches")
-                .field("source", source)
-                .finish_non_exhaustive(),
-        }
-    }
-}
-
-/// Figures of one [`analyse`] run (the parts of `summary.json` that do not
-/// depend on the alert state or the outputs).
-#[derive(Debug, Clone, Serialize)]
-pub struct AnalysisSummary {
-    /// goodhart version.
-    pub tool_version: String,
-    /// Input schema version.
-    pub schema_version: String,
-    /// Configuration file used (`null`: built-in defaults).
-    pub config_path: Option<String>,
-    /// XXH3-64 of the configuration file.
-    pub config_hash: String,
-    /// The window.
-    pub window: crate::scan::WindowSummary,
-    /// Rows read / accepted / quarantined and per reason.
-    pub rows: crate::scan::RowSummary,
-    /// Files read (1 for in-memory batches).
-    pub files_read: u64,
-    /// Files skipped by date-partition pruning.
-    pub files_pruned: u64,
-    /// Users scored.
-    pub users: u64,
-    /// Sessions scored.
-    pub sessions: u64,
-    /// How cohorts were formed.
-    pub cohort_method: String,
-    /// Alert candidates, by severity.
-    pub alerts_by_severity: BTreeMap<String, u64>,
-}
-
-/// Everything [`analyse`] produced.
-#[derive(Debug)]
-pub struct Analysis {
-    /// Features and ingest accounting.
-    pub run: FeatureRun,
-    /// Scores and explanations.
-    pub scores: Scores,
-    /// One alert candidate per user at or above the alert severity (no lifecycle state).
-    pub alerts: Vec<AlertCandidate>,
-    /// Figures.
-    pub summary: AnalysisSummary,
-}
-
-/// Features, scores and alert candidates of `events` with the settings of
-/// `config`: the analysis `goodhart scan` runs, without the alert state,
-/// delivery and output files. `cancel` is asked between stages (and, for
-/// in-memory batches, between chunks).
-///
-/// # Errors
-/// As [`features_from_batches`] / [`crate::scan::features`] and [`score`];
-/// [`Error::Config`] for a bad setting.
-pub fn analyse(
-    events: Events<'_>,
-    config: &LoadedConfig,
-    window: Window,
-    cancel: Option<Cancel<'_>>,
-) -> Result<Analysis, Error> {
-    let cfg = &config.config;
-    let fopts = cfg
-        .feature_options(Some(window.as_of), window.days)
-        .map_err(|m| config.error(m))?;
-    let sopts = cfg.score_options().map_err(|m| config.error(m))?;
-    let stop = || cancel.is_some_and(|c| c());
-    let run = match events {
-        Events::Dataset(d) => features(d, &fopts, Some(window), None)?,
-        Events::Batches {
-            batches,
-            source,
-            roster,
-        } => features_from_batches(batches, &source, &fopts, Some(window), roster, cancel)?,
-    };
-    if stop() {
-        return Err(Error::Interrupted);
-    }
-    let scores = score(&run.features, &sopts)?;
-    if stop() {
-        return Err(Error::Interrupted);
-    }
-    let alerts = alert_candidates(&scores, window);
-    let mut by_sev: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &alerts {
-        *by_sev.entry(a.severity.as_str().to_string()).or_default() += 1;
-    }
-    let c = &run.ingest.counts;
-    let summary = AnalysisSummary {
-        tool_version: crate::VERSION.to_string(),
-        schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
-        config_path: config.path.as_ref().map(|p| p.display().to_string()),
-        config_hash: config.hash.clone(),
-        window: crate::scan::WindowSummary {
-            start: window.first_day(),
-            end: window.as_of,
-            days: window.days,
-        },
-        rows: crate::scan::RowSummary {
-            read: c.rows_read,
-            accepted: c.rows_accepted,
-            quarantined: c.rows_quarantined,
-            quarantined_by_reason: c.reasons.clone(),
-            duplicate_events: run.duplicate_events,
-        },
-        files_read: run.ingest.files.len() as u64,
-        files_pruned: run.ingest.files_pruned,
-        users: scores.users.num_rows() as u64,
-        sessions: scores.sessions.num_rows() as u64,
-        cohort_method: scores.cohort_method.clone(),
-        alerts_by_severity: by_sev,
-    };
-    Ok(Analysis {
-        run,
-        scores,
-        alerts,
-        summary,
     })
 }

@@ -266,6 +266,17 @@ pub struct LoadedConfig {
     pub hash: String,
 }
 
+impl Default for LoadedConfig {
+    /// The built-in settings (no file; the hash of an empty file).
+    fn default() -> LoadedConfig {
+        LoadedConfig {
+            config: Config::default(),
+            path: None,
+            hash: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b"")),
+        }
+    }
+}
+
 impl LoadedConfig {
     /// A configuration error naming this configuration's file (or the built-in defaults).
     pub fn error(&self, message: String) -> Error {
@@ -325,11 +336,7 @@ impl Config {
                 return Config::load(&c);
             }
         }
-        Ok(LoadedConfig {
-            config: Config::default(),
-            path: None,
-            hash: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(b"")),
-        })
+        Ok(LoadedConfig::default())
     }
 
     fn check(&self, source: &str) -> Result<(), Error> {

@@ -64,6 +64,7 @@ mod error;
 pub mod inventory;
 pub mod ledger;
 pub mod outputs;
+pub mod pipeline;
 pub mod privacy;
 pub mod report;
 pub mod scan;
@@ -72,6 +73,7 @@ pub mod waste;
 
 pub use config::{Config, LoadedConfig};
 pub use error::Error;
+pub use pipeline::{Analysis, Events, Pipeline};
 
 pub use goodhart_alerts as alerts;
 pub use goodhart_core as core;

@@ -682,13 +682,13 @@ pub fn scan(
             f(s);
         }
     };
-    let bad_cfg = |m: String| opts.config.error(m);
-    let fopts = cfg
-        .feature_options(Some(opts.window.as_of), opts.window.days)
-        .map_err(&bad_cfg)?;
-    let sopts = cfg.score_options().map_err(&bad_cfg)?;
-    let acfg = cfg.alerts_config();
-    acfg.validate()?;
+    // Every setting checked before anything is read.
+    let pipeline = crate::Pipeline::builder()
+        .config(opts.config.clone())
+        .window(opts.window)
+        .build()?;
+    let fopts = pipeline.feature_options();
+    let acfg = pipeline.alerts_config().clone();
     let policy = acfg.policy();
     // An empty or foreign state is refused before anything is read or written.
     StateStore::check(&opts.state_dir, opts.state_mode())?;
@@ -704,7 +704,7 @@ pub fn scan(
     let spill = goodhart_io::SpillDir::beside(&set.path("quarantine.parquet"))?;
     let run = features_spilling(
         dataset,
-        &fopts,
+        fopts,
         Some(opts.window),
         hooks.rows,
         Some(&spill.0),
@@ -724,28 +724,19 @@ pub fn scan(
 
     stage("scoring");
     let t = Instant::now();
-    let scores = score(&run.features, &sopts)?;
+    let scores = pipeline.score(&run.features)?;
     timings.scoring_ms = t.elapsed().as_millis() as u64;
     checkpoint("scores computed");
 
     // Privacy (#12): small-group suppression (alerts, report, waste ledger).
     let k = acfg.privacy.min_group_size;
     stage("waste");
-    let waste = crate::waste::run(&run.features, &scores, &cfg.prices, opts.window, k).map_err(
-        |e| match e {
-            goodhart_waste::WasteError::Price { .. } => bad_cfg(e.to_string()),
-            e => Error::from(e),
-        },
-    )?;
+    let waste = pipeline.waste(&run.features, &scores)?;
     checkpoint("waste estimated");
 
     stage("alerts");
     let t = Instant::now();
-    let mut candidates = alert_candidates(&scores, opts.window);
-    crate::waste::add_alert_waste(&mut candidates, &waste, opts.window);
-    let sizes = crate::privacy::cohort_sizes(&scores);
-    let evidence_withheld =
-        crate::privacy::withhold_small_group_figures(&mut candidates, &sizes, k);
+    let (candidates, evidence_withheld) = pipeline.alert_candidates(&scores, &waste);
     let (_scratch, mut store) = open_state(opts)?;
     let mut dopts = DeliverOptions::from_config(&acfg, opts.now);
     dopts.dry_run = opts.dry_run;
@@ -884,7 +875,10 @@ pub fn scan(
             jira_sync: jira_sync.clone(),
             privacy: crate::privacy::PrivacySummary {
                 min_group_size: k,
-                cohorts_below_min_group_size: sizes.values().filter(|n| **n < k).count() as u64,
+                cohorts_below_min_group_size: crate::privacy::cohort_sizes(&scores)
+                    .values()
+                    .filter(|n| **n < k)
+                    .count() as u64,
                 evidence_withheld,
                 purged: *purged,
             },

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
 use chrono::Utc;
-use goodhart::batches::{analyse, Analysis, Events};
+use goodhart::pipeline::{Analysis, Events, Pipeline};
 use goodhart::scan::{Dataset, Window};
 use goodhart::{Config, Error, LoadedConfig};
 use pyo3::exceptions::PyRuntimeError;
@@ -183,8 +183,8 @@ impl RawResult {
                 goodhart::schema::quarantine_schema(),
                 a.run.quarantine,
             )),
-            users: a.scores.users,
-            sessions: a.scores.sessions,
+            users: a.waste.users_table,
+            sessions: a.waste.sessions_table,
             explanations: a.scores.explanations,
         }
     }
@@ -344,18 +344,19 @@ fn scan(
         win,
         source,
     } = resolve_request(py, events, roster, (as_of, window), config, source)?;
-    let analysis = detached(py, move |cancel| match input {
-        Input::Path(d) => analyse(Events::Dataset(&d), &loaded, win, Some(cancel)),
-        Input::Stream(reader) => analyse(
-            Events::Batches {
-                batches: Box::new(reader),
-                source,
-                roster,
-            },
-            &loaded,
-            win,
-            Some(cancel),
-        ),
+    let analysis = detached(py, move |cancel| {
+        let pipeline = Pipeline::builder().config(loaded).window(win).build()?;
+        match input {
+            Input::Path(d) => pipeline.run_cancellable(Events::Dataset(&d), Some(cancel)),
+            Input::Stream(reader) => pipeline.run_cancellable(
+                Events::Batches {
+                    batches: Box::new(reader),
+                    source,
+                    roster,
+                },
+                Some(cancel),
+            ),
+        }
     })?;
     Ok(RawResult::from_analysis(analysis))
 }
