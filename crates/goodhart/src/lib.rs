@@ -31,29 +31,30 @@
 //! * **Deterministic**: same input, same output, whatever the thread count.
 //! * **Private**: only hashes of prompts and contexts ever enter the tool.
 //!
-//! ## Example: features and scores of a synthetic organisation
+//! ## Example: the pipeline on the committed sample
+//!
+//! [`Pipeline`] is the one entry point (see [`pipeline`]); the README's
+//! "Embedding the library" shows this same code.
 //!
 //! ```
-//! use goodhart::scan::{features, score, Dataset, Window};
-//! use goodhart::synth::{generate, SynthConfig};
+//! use goodhart::scan::Dataset;
+//! use goodhart::{Config, Events, Pipeline};
 //!
-//! let dir = tempfile::tempdir()?;
-//! let mut cfg = SynthConfig::new(60, 7, 3);
-//! cfg.gaming_share = 0.1;
-//! generate(&cfg, dir.path())?;
-//!
-//! let dataset = Dataset::locate(&[dir.path().to_path_buf()], None)?;
-//! let window = Window { as_of: chrono::NaiveDate::from_ymd_opt(2026, 10, 7).unwrap(), days: 7 };
-//! let mut fopts = goodhart::features::FeatureOptions::default();
-//! fopts.as_of = Some(window.as_of);
-//! fopts.window_days = window.days;
-//! let run = features(&dataset, &fopts, Some(window), None)?;
-//! // Nothing is lost: every row read was accepted or quarantined.
-//! let c = &run.ingest.counts;
-//! assert_eq!(c.rows_read, c.rows_accepted + c.rows_quarantined);
-//!
-//! let scores = score(&run.features, &goodhart::detect::ScoreOptions::default())?;
-//! assert_eq!(scores.users.num_rows(), run.features.users.num_rows());
+//! # let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+//! # std::env::set_current_dir(root)?;
+//! let sample = std::path::Path::new("data/sample");
+//! let pipeline = Pipeline::builder()
+//!     .config(Config::load(&sample.join("goodhart.toml"))?) // its window: 15 days to 2026-10-15
+//!     .build()?; // every setting is checked here, before any data is read
+//! let dataset = Dataset::locate(&[sample.join("events")], Some(&sample.join("users.parquet")))?;
+//! let a = pipeline.run(Events::Dataset(&dataset))?;
+//! // `user_scores.parquet` as an Arrow RecordBatch: scores, explanations, waste columns.
+//! println!("{} users scored", a.waste.users_table.num_rows());
+//! for alert in &a.alerts {
+//!     println!("{} {} {} {:.0}", alert.user_id, alert.pattern, alert.severity, alert.score);
+//! }
+//! # assert_eq!(a.waste.users_table.num_rows(), 300);
+//! # assert!(!a.alerts.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]

@@ -65,3 +65,26 @@ fn every_feature_column_is_documented() {
         "add them to docs/features.md"
     );
 }
+
+#[test]
+fn the_readme_embedding_example_is_the_crate_doc_test() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let section = &readme[readme.find("## Embedding the library").unwrap()..];
+    let start = section.find("```rust\n").unwrap() + "```rust\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let lib = std::fs::read_to_string(format!("{root}/crates/goodhart/src/lib.rs")).unwrap();
+    // The doc-test's visible lines (hidden `# ` set-up lines left out).
+    let doc: String = lib
+        .lines()
+        .filter_map(|l| l.strip_prefix("//!"))
+        .map(|l| l.strip_prefix(' ').unwrap_or(l))
+        .skip_while(|l| !l.starts_with("## Example: the pipeline"))
+        .skip_while(|l| *l != "```")
+        .skip(1)
+        .take_while(|l| *l != "```")
+        .filter(|l| !l.starts_with("# "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(block, doc);
+}
