@@ -36,6 +36,15 @@
 //!   twice adds nothing.
 //! * **Sessions**: sources without sessions are split per user on idle gaps
 //!   longer than [`ImportOptions::idle_gap_minutes`] (default 30).
+//! * **Bounded memory**: files are read in chunks of about
+//!   [`ImportOptions::chunk_bytes`] (default [`DEFAULT_CHUNK_BYTES`]; a
+//!   Claude Code session and its sub-agent files together), and each chunk's
+//!   Parquet parts are written before the next is read. Deduplication across
+//!   chunks keeps 32 bytes per event with an id (plus its hash-index
+//!   entries), not the events. The output is the same for any chunk size
+//!   and thread count; files whose events need sessions from idle gaps, or
+//!   whose already-written event a later, better duplicate beats, are read
+//!   and written a second time at the end.
 //!
 //! Output rows are checked with `goodhart-schema`'s validation before they
 //! are written.

@@ -783,7 +783,10 @@ struct Dedup {
     cands: Vec<Cand>,
     /// Current winner per key / per group.
     by_key: HashMap<u64, u32>,
-    by_group: HashMap<u64, Vec<u32>>,
+    /// Winners per group, in order: the first here (most groups have one),
+    /// the others in `more_group`.
+    by_group: HashMap<u64, u32>,
+    more_group: HashMap<u64, Vec<u32>>,
 }
 
 impl Dedup {
@@ -816,11 +819,14 @@ impl Dedup {
             .copied()
             .filter(|&j| key != 0 && !cands[j as usize].dropped);
         if rival.is_none() && group != 0 {
-            rival = self.by_group.get(&group).and_then(|v| {
-                v.iter().copied().find(|&j| {
-                    let r = &cands[j as usize];
-                    !r.dropped && (side || r.side)
-                })
+            let ok = |j: &u32| {
+                let r = &cands[*j as usize];
+                !r.dropped && (side || r.side)
+            };
+            rival = self.by_group.get(&group).copied().filter(ok).or_else(|| {
+                self.more_group
+                    .get(&group)
+                    .and_then(|v| v.iter().copied().find(ok))
             });
         }
         match rival {
@@ -831,7 +837,7 @@ impl Dedup {
                     self.by_key.insert(r.key, id);
                     self.by_key.insert(key, id);
                     if group != 0 {
-                        self.by_group.entry(group).or_default().push(id);
+                        self.push_group(group, id);
                     }
                     return Some(r.file as usize);
                 }
@@ -842,11 +848,22 @@ impl Dedup {
                     self.by_key.insert(key, id);
                 }
                 if group != 0 {
-                    self.by_group.entry(group).or_default().push(id);
+                    self.push_group(group, id);
                 }
             }
         }
         None
+    }
+
+    fn push_group(&mut self, group: u64, id: u32) {
+        match self.by_group.entry(group) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more_group.entry(group).or_default().push(id);
+            }
+        }
     }
 
     /// Marks `w`'s events that lost (as far as known now) as dropped.
