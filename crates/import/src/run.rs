@@ -505,7 +505,7 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
                 lake,
                 fname,
                 &w.key,
-                &dd.cands[d.cands.start as usize..d.cands.end as usize],
+                (d.cands.start as usize..d.cands.end as usize).map(|i| &dd.cands[i]),
             )?;
         } else {
             entry.mtime_ns = w.mtime_ns;
@@ -741,7 +741,12 @@ impl KeyIndex {
     }
 }
 
-fn append_keys(lake: &Path, format: &str, key: &str, cands: &[Cand]) -> Result<(), ImportError> {
+fn append_keys<'a>(
+    lake: &Path,
+    format: &str,
+    key: &str,
+    cands: impl Iterator<Item = &'a Cand>,
+) -> Result<(), ImportError> {
     let mut buf = Vec::new();
     for c in cands {
         if c.dropped || c.no_user {
@@ -780,7 +785,7 @@ struct Cand {
 /// is applied exactly as if every file were in memory at once.
 #[derive(Debug, Default)]
 struct Dedup {
-    cands: Vec<Cand>,
+    cands: Cands,
     /// Current winner per key / per group.
     by_key: HashMap<u64, u32>,
     /// Winners per group, in order: the first here (most groups have one),
@@ -797,7 +802,7 @@ impl Dedup {
         if e.key == 0 && e.group == 0 {
             return None;
         }
-        let id = self.cands.len() as u32;
+        let id = u32::try_from(self.cands.len()).expect("fewer than 4 billion events per run");
         let (key, group, side) = (e.key, e.group, e.sidechain);
         self.cands.push(Cand {
             key,
@@ -875,6 +880,44 @@ impl Dedup {
                 c += 1;
             }
         }
+    }
+}
+
+/// Candidates in segments of fixed size: growing never copies them (a
+/// doubling `Vec` would briefly hold the old and the new buffer).
+#[derive(Debug, Default)]
+struct Cands {
+    segs: Vec<Vec<Cand>>,
+    len: usize,
+}
+
+/// Candidates per segment.
+const SEG: usize = 1 << 16;
+
+impl Cands {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, c: Cand) {
+        if self.len.is_multiple_of(SEG) {
+            self.segs.push(Vec::with_capacity(SEG));
+        }
+        self.segs.last_mut().expect("a segment").push(c);
+        self.len += 1;
+    }
+}
+
+impl std::ops::Index<usize> for Cands {
+    type Output = Cand;
+    fn index(&self, i: usize) -> &Cand {
+        &self.segs[i / SEG][i % SEG]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Cands {
+    fn index_mut(&mut self, i: usize) -> &mut Cand {
+        &mut self.segs[i / SEG][i % SEG]
     }
 }
 
