@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Import throughput: `goodhart import claude-code` against `ccusage daily
-# --json --offline` on the same generated transcript corpus, at two corpus
-# sizes (peak memory should not grow with the corpus).
+# --json --offline` on the same generated transcript corpus, at several corpus
+# sizes (peak memory: a chunk working set plus a small per-event dedup index).
 #
 # usage: benches/import_throughput.sh GOODHART_BIN [SIZES_MB] [RUNS]
 #   GOODHART_BIN  a release build, e.g.

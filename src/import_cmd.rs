@@ -43,6 +43,11 @@ pub struct ImportArgs {
     /// Idle gap in minutes that starts a new session, for sources without sessions.
     #[arg(long, value_name = "MINUTES", default_value_t = goodhart::import::DEFAULT_IDLE_GAP_MINUTES)]
     pub idle_gap: u64,
+    /// Source megabytes read and held at once: files are imported in chunks
+    /// of about this size, so peak memory depends on it and not on the
+    /// corpus. Results are the same for any value.
+    #[arg(long, value_name = "MB", default_value_t = goodhart::import::DEFAULT_CHUNK_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk_mb: u64,
     /// Span or resource attribute naming the person in `otel-genai` traces
     /// (repeat it; the first present wins). Default: user.id, enduser.id.
     #[arg(long = "user-attribute", value_name = "KEY")]
@@ -102,6 +107,7 @@ fn go(a: ImportArgs) -> Result<u8, ImportError> {
         opts.user_from_path = Some(UserPattern::parse(p)?);
     }
     opts.idle_gap_minutes = a.idle_gap;
+    opts.chunk_bytes = a.chunk_mb.saturating_mul(1 << 20);
     if !a.user_attributes.is_empty() {
         opts.user_attributes = a.user_attributes;
     }

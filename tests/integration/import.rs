@@ -1,5 +1,6 @@
-//! `goodhart import` end to end: three formats into one lake with an
-//! identity map, then `goodhart scan` on it.
+//! `goodhart import` end to end: five formats (among them anthropic-usage
+//! and otel-genai) into one lake with an identity map, then `goodhart scan`
+//! on it.
 
 use crate::util::*;
 use std::path::Path;
@@ -9,7 +10,7 @@ fn fixtures() -> std::path::PathBuf {
 }
 
 #[test]
-fn three_formats_one_lake_one_person_per_identity_then_scan() {
+fn five_formats_one_lake_one_person_per_identity_then_scan() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
     let ids = dir.path().join("identities.csv");
@@ -18,7 +19,10 @@ fn three_formats_one_lake_one_person_per_identity_then_scan() {
         "source,source_id,user_id\n\
          claude-code,alice,alice@corp.com\n\
          claude-code,bob,bob@corp.com\n\
-         openai-usage,user-alice,alice@corp.com\n",
+         openai-usage,user-alice,alice@corp.com\n\
+         anthropic-usage,apikey_alice,alice@corp.com\n\
+         anthropic-usage,apikey_bob,bob@corp.com\n\
+         otel-genai,bob,bob@corp.com\n",
     )
     .unwrap();
     let roster = dir.path().join("roster.csv");
@@ -81,12 +85,75 @@ fn three_formats_one_lake_one_person_per_identity_then_scan() {
         stdout(&out)
     );
 
-    // Three sources in one lake.
-    for s in ["claude-code", "cursor", "openai-usage"] {
+    // Two of the newer formats: Anthropic's usage report (API keys) and
+    // OpenTelemetry GenAI traces (an e-mail and a bare login).
+    for f in ["anthropic-usage", "otel-genai"] {
+        let src = fixtures().join(f);
+        let out = run(goodhart().args([
+            "import",
+            f,
+            src.to_str().unwrap(),
+            "--out",
+            lake_s,
+            "--identities",
+            ids_s,
+            "--json",
+        ]));
+        assert_eq!(code(&out), 0, "{f}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        let users = report["users"].as_array().unwrap();
+        assert!(users.contains(&"alice@corp.com".into()), "{f}: {users:?}");
+        assert!(users.contains(&"bob@corp.com".into()), "{f}: {users:?}");
+    }
+
+    // Five sources in one lake.
+    for s in [
+        "claude-code",
+        "cursor",
+        "openai-usage",
+        "anthropic-usage",
+        "otel-genai",
+    ] {
         let any = walk(&lake.join("events"))
             .iter()
             .any(|p| p.contains(&format!("source={s}/")));
         assert!(any, "{s}");
+    }
+    // The lake's users per source: Alice and Bob under one id in each tool.
+    let mut by_source: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for p in walk(&lake.join("events")) {
+        let src = p
+            .split("source=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        let b = read_parquet(Path::new(&p));
+        let u = b.column_by_name("user_id").unwrap();
+        let u = u
+            .as_any()
+            .downcast_ref::<arrow::array::StringArray>()
+            .unwrap();
+        by_source
+            .entry(src.to_string())
+            .or_default()
+            .extend(u.iter().flatten().map(String::from));
+    }
+    for s in [
+        "claude-code",
+        "openai-usage",
+        "anthropic-usage",
+        "otel-genai",
+    ] {
+        assert!(
+            by_source[s].contains("alice@corp.com"),
+            "{s}: {by_source:?}"
+        );
+    }
+    for s in ["claude-code", "anthropic-usage", "otel-genai"] {
+        assert!(by_source[s].contains("bob@corp.com"), "{s}: {by_source:?}");
     }
     let scan_out = dir.path().join("out");
     // The fixtures' last day is short by construction: no completeness check.
@@ -116,8 +183,13 @@ fn three_formats_one_lake_one_person_per_identity_then_scan() {
         .unwrap();
     let mut got: Vec<&str> = ids.iter().flatten().collect();
     got.sort_unstable();
-    // Alice uses Claude Code, Cursor and the OpenAI API: one user. key_ci is unmapped.
-    assert_eq!(got, ["alice@corp.com", "bob@corp.com", "key_ci"]);
+    // Alice uses Claude Code, the OpenAI and Anthropic APIs and an in-house
+    // agent (OTel GenAI), Bob Claude Code, the Anthropic API and the agent:
+    // one user each. key_ci (OpenAI) and apikey_ci (Anthropic) are unmapped.
+    assert_eq!(
+        got,
+        ["alice@corp.com", "apikey_ci", "bob@corp.com", "key_ci"]
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(scan_out.join("summary.json")).unwrap())
             .unwrap();

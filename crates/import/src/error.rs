@@ -39,6 +39,13 @@ pub enum ImportError {
         /// What failed.
         message: String,
     },
+    /// A source file changed (other than by growing) while it was being
+    /// imported.
+    #[error("{}: the file changed while it was being imported. Fix: run the import again (it is safe to repeat).", path.display())]
+    Changed {
+        /// The source path.
+        path: PathBuf,
+    },
     /// The import manifest exists but cannot be understood.
     #[error("{}: the import manifest is unreadable ({message}). Fix: restore it from a backup, or move LAKE/_imports away to re-import everything (this re-imports every source file).", path.display())]
     Manifest {
@@ -53,7 +60,10 @@ impl ImportError {
     /// True when the user must fix an input, a path or an option (exit 2);
     /// false for failures a retry may fix (exit 1).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, ImportError::Output { .. })
+        !matches!(
+            self,
+            ImportError::Output { .. } | ImportError::Changed { .. }
+        )
     }
 }
 

@@ -36,6 +36,15 @@
 //!   twice adds nothing.
 //! * **Sessions**: sources without sessions are split per user on idle gaps
 //!   longer than [`ImportOptions::idle_gap_minutes`] (default 30).
+//! * **Bounded memory**: files are read in chunks of about
+//!   [`ImportOptions::chunk_bytes`] (default [`DEFAULT_CHUNK_BYTES`]; a
+//!   Claude Code session and its sub-agent files together), and each chunk's
+//!   Parquet parts are written before the next is read. Deduplication across
+//!   chunks keeps 32 bytes per event with an id (plus its hash-index
+//!   entries), not the events. The output is the same for any chunk size
+//!   and thread count; files whose events need sessions from idle gaps, or
+//!   whose already-written event a later, better duplicate beats, are read
+//!   and written a second time at the end.
 //!
 //! Output rows are checked with `goodhart-schema`'s validation before they
 //! are written.
@@ -106,6 +115,9 @@ pub const DEFAULT_USER_ATTRIBUTES: [&str; 2] = ["user.id", "enduser.id"];
 /// Default idle gap that splits sessions of sources without session ids.
 pub const DEFAULT_IDLE_GAP_MINUTES: u64 = 30;
 
+/// Default size of a chunk of source files read at once (64 MiB).
+pub const DEFAULT_CHUNK_BYTES: u64 = 64 << 20;
+
 /// What to import and where.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -131,6 +143,10 @@ pub struct ImportOptions {
     /// Span or resource attributes naming the person, first present wins
     /// (`otel-genai`; `--user-attribute`; default [`DEFAULT_USER_ATTRIBUTES`]).
     pub user_attributes: Vec<String>,
+    /// Source bytes read and held at once (default [`DEFAULT_CHUNK_BYTES`]):
+    /// files are imported in chunks of about this size, so peak memory
+    /// depends on it, not on the corpus. Results do not depend on it.
+    pub chunk_bytes: u64,
 }
 
 impl ImportOptions {
@@ -148,6 +164,7 @@ impl ImportOptions {
             hash_key_source: "default".into(),
             idle_gap_minutes: DEFAULT_IDLE_GAP_MINUTES,
             user_attributes: DEFAULT_USER_ATTRIBUTES.map(String::from).to_vec(),
+            chunk_bytes: DEFAULT_CHUNK_BYTES,
         }
     }
 

@@ -157,18 +157,25 @@ impl Status {
 }
 
 struct FileWork {
+    /// Position of the file in path order.
+    ord: usize,
     path: PathBuf,
     key: String,
     status: Status,
     size: u64,
-    mtime_ns: i128,
     parsed: Parsed,
     sha256: String,
-    /// Events surviving dedup (index into parsed.events).
+    /// Bytes read (a redo reads exactly these again).
+    read_len: usize,
+    /// Events dropped (duplicates, no user), by index into parsed.events.
     dropped: Vec<bool>,
     user: Option<String>,
     /// Records whose events were dropped for want of a user.
     no_user_lines: HashSet<u64>,
+    /// First dedup candidate of this file (see [`Dedup`]).
+    cand_start: u32,
+    /// Ids this file used that the identity map does not know.
+    unmapped: BTreeSet<String>,
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> i128 {
@@ -182,7 +189,186 @@ fn file_id(key: &str) -> String {
     sha256_hex(key.as_bytes())[..16].to_string()
 }
 
+/// A source file after the first look: its size, time and status against
+/// the manifest.
+struct Pre {
+    path: PathBuf,
+    key: String,
+    size: u64,
+    mtime_ns: i128,
+    status: Status,
+    /// Records already imported (append-only files that grew).
+    from_line: u64,
+}
+
+/// Stats `p` and classifies it against its manifest entry (reading it only
+/// when the manifest knows it and its size or time changed).
+fn classify(format: Format, p: &Path, prior: &BTreeMap<String, Entry>) -> Result<Pre, ImportError> {
+    let key = manifest_key(p);
+    let meta = std::fs::metadata(p).map_err(|source| ImportError::Source {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    let mut pre = Pre {
+        path: p.to_path_buf(),
+        key,
+        size: meta.len(),
+        mtime_ns: mtime_ns(&meta),
+        status: Status::New,
+        from_line: 0,
+    };
+    let Some(e) = prior.get(&pre.key) else {
+        return Ok(pre);
+    };
+    if e.size == pre.size && e.mtime_ns == pre.mtime_ns {
+        pre.status = Status::Unchanged;
+        return Ok(pre);
+    }
+    let data = std::fs::read(p).map_err(|source| ImportError::Source {
+        path: p.to_path_buf(),
+        source,
+    })?;
+    pre.status = Status::Rewritten;
+    let off = e.offset as usize;
+    if format.append_only() && data.len() >= off && sha256_hex(&data[..off]) == e.sha256 {
+        pre.status = Status::Appended;
+        pre.from_line = e.records;
+    } else if !format.append_only() && sha256_hex(&data) == e.sha256 {
+        // Touched, not changed.
+        pre.status = Status::Unchanged;
+    }
+    Ok(pre)
+}
+
+/// The unit that should stay within one chunk: for Claude Code a session
+/// with its sub-agent files (`<project>/<session>`), so that sidechain
+/// replays are usually deduplicated inside a chunk; otherwise the file.
+/// Only speed depends on it: results are the same for any chunking.
+fn chunk_group(format: Format, p: &Path) -> PathBuf {
+    if format == Format::ClaudeCode {
+        let comps: Vec<_> = p.components().collect();
+        if let Some(i) = comps.iter().rposition(|c| c.as_os_str() == "projects") {
+            if comps.len() > i + 2 {
+                let mut g: PathBuf = comps[..i + 2].iter().collect();
+                let s = comps[i + 2].as_os_str().to_string_lossy();
+                g.push(s.strip_suffix(".jsonl").unwrap_or(&s));
+                return g;
+            }
+        }
+    }
+    p.to_path_buf()
+}
+
+/// Splits `items` (in path order) into consecutive chunks of about `budget`
+/// bytes read, never splitting a [`chunk_group`].
+fn plan_chunks(format: Format, items: &[(usize, &Pre)], budget: u64) -> Vec<Vec<usize>> {
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    let mut bytes = 0u64;
+    let mut last_group: Option<PathBuf> = None;
+    for &(ord, p) in items {
+        let g = chunk_group(format, &p.path);
+        if bytes >= budget.max(1) && last_group.as_ref() != Some(&g) {
+            chunks.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        if p.status != Status::Unchanged {
+            bytes += p.size;
+        }
+        cur.push(ord);
+        last_group = Some(g);
+    }
+    if !cur.is_empty() {
+        chunks.push(cur);
+    }
+    chunks
+}
+
+/// Reads and parses one file. `limit`: on a redo, the bytes read the first
+/// time (a file still being appended to is read to the same point).
+fn read_parse(
+    opts: &ImportOptions,
+    pre: &Pre,
+    ord: usize,
+    limit: Option<(usize, &str)>,
+) -> Result<FileWork, ImportError> {
+    let mut w = FileWork {
+        ord,
+        path: pre.path.clone(),
+        key: pre.key.clone(),
+        status: pre.status,
+        size: pre.size,
+        parsed: Parsed::default(),
+        sha256: String::new(),
+        read_len: 0,
+        dropped: Vec::new(),
+        user: None,
+        no_user_lines: HashSet::new(),
+        cand_start: 0,
+        unmapped: BTreeSet::new(),
+    };
+    if pre.status == Status::Unchanged {
+        return Ok(w);
+    }
+    let mut data = std::fs::read(&pre.path).map_err(|source| ImportError::Source {
+        path: pre.path.clone(),
+        source,
+    })?;
+    if let Some((len, _)) = limit {
+        data.truncate(len);
+    }
+    w.user = file_user(opts, &pre.path);
+    let ctx = FileCtx {
+        path: &pre.path,
+        hasher: &opts.hasher,
+        from_line: pre.from_line,
+        user_attributes: &opts.user_attributes,
+    };
+    w.parsed = opts.format.parse_file(&ctx, &data);
+    w.sha256 = sha256_hex(&data[..w.parsed.offset as usize]);
+    w.read_len = data.len();
+    if let Some((_, sha)) = limit {
+        if sha != w.sha256 {
+            return Err(ImportError::Changed {
+                path: pre.path.clone(),
+            });
+        }
+    }
+    w.dropped = vec![false; w.parsed.events.len()];
+    if w.status == Status::Appended && w.parsed.records == 0 {
+        w.status = Status::Unchanged;
+    }
+    Ok(w)
+}
+
+/// A file's finished output, kept (small) until the manifest is written.
+struct Done {
+    report: FileReport,
+    /// Quarantined records per reason.
+    quarantined: BTreeMap<String, u64>,
+    entry: Entry,
+    users: BTreeSet<String>,
+    unmapped: BTreeSet<String>,
+    lost_user: bool,
+    status: Status,
+    sha256: String,
+    offset: u64,
+    last_line: u64,
+    read_len: usize,
+    /// This file's dedup candidates.
+    cands: std::ops::Range<u32>,
+}
+
 /// Runs one import. See [`crate::import`].
+///
+/// Memory stays bounded: files are read in chunks of about
+/// [`ImportOptions::chunk_bytes`] (path order; a Claude Code session and its
+/// sub-agent files together), each chunk deduplicated against a compact
+/// index of every earlier candidate (see [`Dedup`]) and written before the
+/// next is read. The result is the same for any chunking: deduplication
+/// replays exactly the whole-corpus rule, and the rare file whose written
+/// winner a later chunk beats is written again at the end, as are files
+/// with events to sessionise (their sessions need every user's times).
 pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let format = opts.format;
     let fname = format.name();
@@ -210,84 +396,16 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
         );
     }
 
-    // Read and parse the changed files in parallel.
-    let works: Vec<Result<Option<FileWork>, ImportError>> = paths
+    let pres: Vec<Pre> = paths
         .par_iter()
-        .map(|p| {
-            let key = manifest_key(p);
-            let meta = std::fs::metadata(p).map_err(|source| ImportError::Source {
-                path: p.clone(),
-                source,
-            })?;
-            let (size, mt) = (meta.len(), mtime_ns(&meta));
-            let prev = prior.get(&key);
-            if let Some(e) = prev {
-                if e.size == size && e.mtime_ns == mt {
-                    return Ok(Some(FileWork::unchanged(p.clone(), key, size, mt)));
-                }
-            }
-            let data = std::fs::read(p).map_err(|source| ImportError::Source {
-                path: p.clone(),
-                source,
-            })?;
-            let mut status = if prev.is_some() {
-                Status::Rewritten
-            } else {
-                Status::New
-            };
-            let mut from_line = 0;
-            if let Some(e) = prev {
-                let off = e.offset as usize;
-                if format.append_only() && data.len() >= off && sha256_hex(&data[..off]) == e.sha256
-                {
-                    status = Status::Appended;
-                    from_line = e.records;
-                } else if !format.append_only() && sha256_hex(&data) == e.sha256 {
-                    // Touched, not changed.
-                    let mut w = FileWork::unchanged(p.clone(), key, size, mt);
-                    w.sha256 = e.sha256.clone();
-                    return Ok(Some(w));
-                }
-            }
-            let user = file_user(opts, p);
-            let ctx = FileCtx {
-                path: p,
-                hasher: &opts.hasher,
-                from_line,
-                user_attributes: &opts.user_attributes,
-            };
-            let parsed = format.parse_file(&ctx, &data);
-            let sha256 = sha256_hex(&data[..parsed.offset as usize]);
-            let dropped = vec![false; parsed.events.len()];
-            if status == Status::Appended && parsed.records == 0 {
-                status = Status::Unchanged;
-            }
-            Ok(Some(FileWork {
-                path: p.clone(),
-                key,
-                status,
-                size,
-                mtime_ns: mt,
-                parsed,
-                sha256,
-                dropped,
-                user,
-                no_user_lines: HashSet::new(),
-            }))
-        })
-        .collect();
-    let mut works: Vec<FileWork> = works
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+        .map(|p| classify(format, p, &prior))
+        .collect::<Result<_, _>>()?;
 
     // Keys of events imported by earlier runs, from files not rewritten now.
-    let rewritten: HashSet<&str> = works
+    let rewritten: HashSet<&str> = pres
         .iter()
-        .filter(|w| w.status == Status::Rewritten)
-        .map(|w| w.key.as_str())
+        .filter(|p| p.status == Status::Rewritten)
+        .map(|p| p.key.as_str())
         .collect();
     let mut old = KeyIndex::default();
     for (k, _) in prior
@@ -296,34 +414,125 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     {
         old.load(&keys_path(lake, fname, k))?;
     }
-    dedup(&mut works, &old);
 
-    // Users, identity mapping, sessions.
+    let mut dd = Dedup::default();
+    let mut sess = Sessions::default();
+    let mut done: Vec<Option<Done>> = (0..pres.len()).map(|_| None).collect();
+    // Files to write (again) at the end, with their first read: bytes and hash.
+    let mut redo: BTreeMap<usize, (usize, String, std::ops::Range<u32>)> = BTreeMap::new();
+    let all: Vec<(usize, &Pre)> = pres.iter().enumerate().collect();
+    for chunk in plan_chunks(format, &all, opts.chunk_bytes) {
+        let mut works: Vec<FileWork> = chunk
+            .par_iter()
+            .map(|&o| read_parse(opts, &pres[o], o, None))
+            .collect::<Result<_, _>>()?;
+        let first = chunk[0];
+        for w in &mut works {
+            w.cand_start = dd.cands.len() as u32;
+            for e in &w.parsed.events {
+                if let Some(g) = dd.add(e, &old, w.ord) {
+                    if g < first {
+                        // A file of an earlier chunk lost its winner.
+                        if let Some(d) = done[g].take() {
+                            redo.insert(g, (d.read_len, d.sha256.clone(), d.cands.clone()));
+                            remove_parts(lake, &d.report.parts)?;
+                        }
+                    }
+                }
+            }
+        }
+        let mut finish = Vec::new();
+        for mut w in works {
+            dd.apply(&mut w);
+            resolve_users(&mut w, opts, &mut dd);
+            let cands = w.cand_start..cands_end(&w);
+            if sess.collect(&w) {
+                redo.insert(w.ord, (w.read_len, w.sha256.clone(), cands));
+            } else {
+                finish.push(w);
+            }
+        }
+        for (o, d) in finish_all(finish, &prior, opts)? {
+            done[o] = Some(d);
+        }
+    }
+
+    // Files with events to sessionise, and files that lost a winner.
+    let sessions = sess.finish(&dd, opts);
+    let items: Vec<(usize, &Pre)> = redo.keys().map(|&o| (o, &pres[o])).collect();
+    for chunk in plan_chunks(format, &items, opts.chunk_bytes) {
+        let mut works: Vec<FileWork> = chunk
+            .par_iter()
+            .map(|&o| {
+                let (len, sha, _) = &redo[&o];
+                read_parse(opts, &pres[o], o, Some((*len, sha)))
+            })
+            .collect::<Result<_, _>>()?;
+        for w in &mut works {
+            w.cand_start = redo[&w.ord].2.start;
+            dd.apply(w);
+            resolve_users(w, opts, &mut dd);
+            sessions.assign(w);
+        }
+        for (o, d) in finish_all(works, &prior, opts)? {
+            done[o] = Some(d);
+        }
+    }
+
+    // Manifest, keys and report, in path order.
+    let mut reports = Vec::new();
+    let mut totals = Totals::default();
+    let mut users = BTreeSet::new();
     let mut unmapped = BTreeSet::new();
     let mut no_user_files = Vec::new();
-    for w in &mut works {
-        let fallback = w.user.clone();
-        let mut lost = 0u64;
-        for (i, e) in w.parsed.events.iter_mut().enumerate() {
-            if w.dropped[i] {
-                continue;
+    let entries = manifest.formats.entry(fname.to_string()).or_default();
+    for (o, d) in done.into_iter().enumerate() {
+        let d = d.expect("every file is finished");
+        let w = &pres[o];
+        let mut entry = d.entry;
+        if d.status != Status::Unchanged {
+            totals.files_imported += 1;
+            entry.size = w.size;
+            entry.mtime_ns = w.mtime_ns;
+            entry.sha256 = d.sha256.clone();
+            entry.offset = d.offset;
+            entry.records = d.last_line;
+            if d.status == Status::Rewritten {
+                let _ = std::fs::remove_file(keys_path(lake, fname, &w.key));
             }
-            let raw = e.user.clone().or_else(|| fallback.clone());
-            match raw {
-                Some(r) if !r.trim().is_empty() => {
-                    e.user = Some(opts.identities.resolve(fname, &r, &mut unmapped));
-                }
-                _ => {
-                    w.dropped[i] = true;
-                    w.no_user_lines.insert(e.line);
-                    lost += 1;
-                }
-            }
+            // Keys of this file's surviving events, appended to earlier ones.
+            append_keys(
+                lake,
+                fname,
+                &w.key,
+                (d.cands.start as usize..d.cands.end as usize).map(|i| &dd.cands[i]),
+            )?;
+        } else {
+            entry.mtime_ns = w.mtime_ns;
         }
-        if lost > 0 {
+        if d.lost_user {
             no_user_files.push(w.path.display().to_string());
-            // Records whose events all lacked a user are quarantined below.
         }
+        users.extend(d.users);
+        unmapped.extend(d.unmapped);
+        let rep = d.report;
+        totals.files += 1;
+        totals.records += rep.records;
+        totals.used += rep.used;
+        for (k, v) in &rep.skipped {
+            *totals.skipped.entry(k.clone()).or_insert(0) += v;
+        }
+        for (k, v) in d.quarantined {
+            *totals.quarantined.entry(k).or_insert(0) += v;
+        }
+        for (k, v) in &rep.events {
+            *totals.events.entry(k.clone()).or_insert(0) += v;
+        }
+        for (dt, t) in &rep.tokens_by_day {
+            totals.tokens_by_day.entry(dt.clone()).or_default().add(t);
+        }
+        entries.insert(w.key.clone(), entry);
+        reports.push(rep);
     }
     if !no_user_files.is_empty() {
         warnings.push(format!(
@@ -332,58 +541,6 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
             no_user_files.len(),
             no_user_files.join(", ")
         ));
-    }
-    sessionise(&mut works, opts);
-
-    // Output.
-    let mut reports = Vec::new();
-    let mut totals = Totals::default();
-    let mut users = BTreeSet::new();
-    let entries = manifest.formats.entry(fname.to_string()).or_default();
-    for w in &mut works {
-        let mut entry = entries.get(&w.key).cloned().unwrap_or_default();
-        if matches!(w.status, Status::Rewritten) {
-            for part in &entry.parts {
-                let p = lake.join(part);
-                match std::fs::remove_file(&p) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(out_err(&p)(e)),
-                }
-            }
-            entry.parts.clear();
-            let _ = std::fs::remove_file(keys_path(lake, fname, &w.key));
-        }
-        let rep = finish_file(w, &mut entry, opts, &mut users)?;
-        if w.status != Status::Unchanged {
-            totals.files_imported += 1;
-            entry.size = w.size;
-            entry.mtime_ns = w.mtime_ns;
-            entry.sha256 = w.sha256.clone();
-            entry.offset = w.parsed.offset;
-            entry.records = w.parsed.last_line;
-            // Keys of this file's surviving events, appended to earlier ones.
-            append_keys(lake, fname, &w.key, w)?;
-        } else {
-            entry.mtime_ns = w.mtime_ns;
-        }
-        totals.files += 1;
-        totals.records += rep.records;
-        totals.used += rep.used;
-        for (k, v) in &rep.skipped {
-            *totals.skipped.entry(k.clone()).or_insert(0) += v;
-        }
-        for q in &w.parsed.quarantined {
-            *totals.quarantined.entry(q.1.clone()).or_insert(0) += 1;
-        }
-        for (k, v) in &rep.events {
-            *totals.events.entry(k.clone()).or_insert(0) += v;
-        }
-        for (d, t) in &rep.tokens_by_day {
-            totals.tokens_by_day.entry(d.clone()).or_default().add(t);
-        }
-        entries.insert(w.key.clone(), entry);
-        reports.push(rep);
     }
     manifest.version = 1;
     let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| ImportError::Output {
@@ -417,21 +574,99 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     Ok(report)
 }
 
-impl FileWork {
-    fn unchanged(path: PathBuf, key: String, size: u64, mtime_ns: i128) -> FileWork {
-        FileWork {
-            path,
-            key,
-            status: Status::Unchanged,
-            size,
-            mtime_ns,
-            parsed: Parsed::default(),
-            sha256: String::new(),
-            dropped: Vec::new(),
-            user: None,
-            no_user_lines: HashSet::new(),
+/// End of the candidate range of `w` (its keyed events follow `cand_start`).
+fn cands_end(w: &FileWork) -> u32 {
+    w.cand_start
+        + w.parsed
+            .events
+            .iter()
+            .filter(|e| e.key != 0 || e.group != 0)
+            .count() as u32
+}
+
+fn remove_parts(lake: &Path, parts: &[String]) -> Result<(), ImportError> {
+    for part in parts {
+        let p = lake.join(part);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(out_err(&p)(e)),
         }
     }
+    Ok(())
+}
+
+/// Resolves the users of `w`'s surviving events through the identity map;
+/// events without any user are dropped (quarantined as `no_user`).
+fn resolve_users(w: &mut FileWork, opts: &ImportOptions, dd: &mut Dedup) {
+    let fname = opts.format.name();
+    let fallback = w.user.clone();
+    let mut c = w.cand_start as usize;
+    for (i, e) in w.parsed.events.iter_mut().enumerate() {
+        let keyed = e.key != 0 || e.group != 0;
+        let cand = c;
+        if keyed {
+            c += 1;
+        }
+        if w.dropped[i] {
+            continue;
+        }
+        match e.user.clone().or_else(|| fallback.clone()) {
+            Some(r) if !r.trim().is_empty() => {
+                e.user = Some(opts.identities.resolve(fname, &r, &mut w.unmapped));
+            }
+            _ => {
+                w.dropped[i] = true;
+                w.no_user_lines.insert(e.line);
+                if keyed {
+                    dd.cands[cand].no_user = true;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the given files' parts (in parallel) and builds what the manifest
+/// and the report need of them.
+fn finish_all(
+    works: Vec<FileWork>,
+    prior: &BTreeMap<String, Entry>,
+    opts: &ImportOptions,
+) -> Result<Vec<(usize, Done)>, ImportError> {
+    works
+        .into_par_iter()
+        .map(|mut w| {
+            let mut entry = prior.get(&w.key).cloned().unwrap_or_default();
+            if w.status == Status::Rewritten {
+                remove_parts(&opts.out, &entry.parts)?;
+                entry.parts.clear();
+            }
+            let mut users = BTreeSet::new();
+            let report = finish_file(&mut w, &mut entry, opts, &mut users)?;
+            let mut quarantined = BTreeMap::new();
+            for q in &w.parsed.quarantined {
+                *quarantined.entry(q.1.clone()).or_insert(0) += 1;
+            }
+            let end = cands_end(&w);
+            Ok((
+                w.ord,
+                Done {
+                    report,
+                    quarantined,
+                    entry,
+                    users,
+                    lost_user: !w.no_user_lines.is_empty(),
+                    unmapped: std::mem::take(&mut w.unmapped),
+                    status: w.status,
+                    sha256: w.sha256,
+                    offset: w.parsed.offset,
+                    last_line: w.parsed.last_line,
+                    read_len: w.read_len,
+                    cands: w.cand_start..end,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The manifest key of a source file: its absolute path.
@@ -506,15 +741,20 @@ impl KeyIndex {
     }
 }
 
-fn append_keys(lake: &Path, format: &str, key: &str, w: &FileWork) -> Result<(), ImportError> {
+fn append_keys<'a>(
+    lake: &Path,
+    format: &str,
+    key: &str,
+    cands: impl Iterator<Item = &'a Cand>,
+) -> Result<(), ImportError> {
     let mut buf = Vec::new();
-    for (i, e) in w.parsed.events.iter().enumerate() {
-        if w.dropped[i] || (e.key == 0 && e.group == 0) {
+    for c in cands {
+        if c.dropped || c.no_user {
             continue;
         }
-        buf.extend_from_slice(&e.key.to_le_bytes());
-        buf.extend_from_slice(&e.group.to_le_bytes());
-        buf.push(u8::from(e.sidechain));
+        buf.extend_from_slice(&c.key.to_le_bytes());
+        buf.extend_from_slice(&c.group.to_le_bytes());
+        buf.push(u8::from(c.side));
     }
     let p = keys_path(lake, format, key);
     let mut all = std::fs::read(&p).unwrap_or_default();
@@ -522,95 +762,255 @@ fn append_keys(lake: &Path, format: &str, key: &str, w: &FileWork) -> Result<(),
     write_atomic(&p, &all)
 }
 
+/// What deduplication keeps of one candidate event with a key or a group
+/// (32 bytes, whatever the event holds).
+#[derive(Debug, Clone, Copy)]
+struct Cand {
+    key: u64,
+    group: u64,
+    weight: u64,
+    /// Position of its file in path order.
+    file: u32,
+    side: bool,
+    /// Lost to a duplicate (or imported by an earlier run).
+    dropped: bool,
+    /// Dropped for want of a user (after deduplication).
+    no_user: bool,
+}
+
 /// Deduplicates candidate events across files (in path order) and against
-/// earlier runs. Rank: non-sidechain first, then larger weight, then first seen.
-fn dedup(works: &mut [FileWork], old: &KeyIndex) {
-    // (file, event) of the current winner per key / per group.
-    let mut by_key: HashMap<u64, (usize, usize)> = HashMap::new();
-    let mut by_group: HashMap<u64, Vec<(usize, usize)>> = HashMap::new();
-    for f in 0..works.len() {
-        for i in 0..works[f].parsed.events.len() {
-            let e = &works[f].parsed.events[i];
-            if e.key == 0 && e.group == 0 {
-                continue;
-            }
-            if old.contains(e) {
-                works[f].dropped[i] = true;
-                continue;
-            }
-            let (key, group, side) = (e.key, e.group, e.sidechain);
-            let mut rival = by_key
-                .get(&key)
-                .copied()
-                .filter(|&(g, j)| key != 0 && !works[g].dropped[j]);
-            if rival.is_none() && group != 0 {
-                rival = by_group.get(&group).and_then(|v| {
-                    v.iter().copied().find(|&(g, j)| {
-                        !works[g].dropped[j] && (side || works[g].parsed.events[j].sidechain)
-                    })
-                });
-            }
-            match rival {
-                Some((g, j)) => {
-                    let r = &works[g].parsed.events[j];
-                    let better = (!side, e.weight) > (!r.sidechain, r.weight);
-                    let rkey = r.key;
-                    if better {
-                        works[g].dropped[j] = true;
-                        by_key.insert(rkey, (f, i));
-                        by_key.insert(key, (f, i));
-                        if group != 0 {
-                            by_group.entry(group).or_default().push((f, i));
-                        }
-                    } else {
-                        works[f].dropped[i] = true;
-                    }
-                }
-                None => {
-                    if key != 0 {
-                        by_key.insert(key, (f, i));
-                    }
+/// earlier runs. Rank: non-sidechain first, then larger weight, then first
+/// seen. Holds only [`Cand`]s and two hash indexes, so the events of a
+/// chunk can be written and freed before the next chunk is read; the rule
+/// is applied exactly as if every file were in memory at once.
+#[derive(Debug, Default)]
+struct Dedup {
+    cands: Cands,
+    /// Current winner per key / per group.
+    by_key: HashMap<u64, u32>,
+    /// Winners per group, in order: the first here (most groups have one),
+    /// the others in `more_group`.
+    by_group: HashMap<u64, u32>,
+    more_group: HashMap<u64, Vec<u32>>,
+}
+
+impl Dedup {
+    /// Adds the next candidate `e` of file `file` (events without key and
+    /// group are not candidates). Returns the file of an earlier winner
+    /// that `e` displaced.
+    fn add(&mut self, e: &Ev, old: &KeyIndex, file: usize) -> Option<usize> {
+        if e.key == 0 && e.group == 0 {
+            return None;
+        }
+        let id = u32::try_from(self.cands.len()).expect("fewer than 4 billion events per run");
+        let (key, group, side) = (e.key, e.group, e.sidechain);
+        self.cands.push(Cand {
+            key,
+            group,
+            weight: e.weight,
+            file: file as u32,
+            side,
+            dropped: false,
+            no_user: false,
+        });
+        if old.contains(e) {
+            self.cands[id as usize].dropped = true;
+            return None;
+        }
+        let cands = &self.cands;
+        let mut rival = self
+            .by_key
+            .get(&key)
+            .copied()
+            .filter(|&j| key != 0 && !cands[j as usize].dropped);
+        if rival.is_none() && group != 0 {
+            let ok = |j: &u32| {
+                let r = &cands[*j as usize];
+                !r.dropped && (side || r.side)
+            };
+            rival = self.by_group.get(&group).copied().filter(ok).or_else(|| {
+                self.more_group
+                    .get(&group)
+                    .and_then(|v| v.iter().copied().find(ok))
+            });
+        }
+        match rival {
+            Some(j) => {
+                let r = self.cands[j as usize];
+                if (!side, e.weight) > (!r.side, r.weight) {
+                    self.cands[j as usize].dropped = true;
+                    self.by_key.insert(r.key, id);
+                    self.by_key.insert(key, id);
                     if group != 0 {
-                        by_group.entry(group).or_default().push((f, i));
+                        self.push_group(group, id);
                     }
+                    return Some(r.file as usize);
                 }
+                self.cands[id as usize].dropped = true;
+            }
+            None => {
+                if key != 0 {
+                    self.by_key.insert(key, id);
+                }
+                if group != 0 {
+                    self.push_group(group, id);
+                }
+            }
+        }
+        None
+    }
+
+    fn push_group(&mut self, group: u64, id: u32) {
+        match self.by_group.entry(group) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.more_group.entry(group).or_default().push(id);
+            }
+        }
+    }
+
+    /// Marks `w`'s events that lost (as far as known now) as dropped.
+    fn apply(&self, w: &mut FileWork) {
+        let mut c = w.cand_start as usize;
+        for (i, e) in w.parsed.events.iter().enumerate() {
+            if e.key != 0 || e.group != 0 {
+                w.dropped[i] = self.cands[c].dropped;
+                c += 1;
             }
         }
     }
 }
 
-/// Gives events without a session id sessions: per user, a new session
-/// starts after an idle gap longer than `opts.idle_gap_minutes`.
-fn sessionise(works: &mut [FileWork], opts: &ImportOptions) {
-    let gap = i64::try_from(opts.idle_gap_minutes)
-        .unwrap_or(i64::MAX / US_PER_MIN)
-        .saturating_mul(US_PER_MIN);
-    let mut by_user: BTreeMap<String, Vec<(i64, usize, usize)>> = BTreeMap::new();
-    for (f, w) in works.iter().enumerate() {
+/// Candidates in segments of fixed size: growing never copies them (a
+/// doubling `Vec` would briefly hold the old and the new buffer).
+#[derive(Debug, Default)]
+struct Cands {
+    segs: Vec<Vec<Cand>>,
+    len: usize,
+}
+
+/// Candidates per segment.
+const SEG: usize = 1 << 16;
+
+impl Cands {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, c: Cand) {
+        if self.len.is_multiple_of(SEG) {
+            self.segs.push(Vec::with_capacity(SEG));
+        }
+        self.segs.last_mut().expect("a segment").push(c);
+        self.len += 1;
+    }
+}
+
+impl std::ops::Index<usize> for Cands {
+    type Output = Cand;
+    fn index(&self, i: usize) -> &Cand {
+        &self.segs[i / SEG][i % SEG]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Cands {
+    fn index_mut(&mut self, i: usize) -> &mut Cand {
+        &mut self.segs[i / SEG][i % SEG]
+    }
+}
+
+/// Times of the events to sessionise (no session id), per user; the
+/// candidate id (or `u32::MAX`) lets events that later lost to a duplicate
+/// be left out.
+#[derive(Debug, Default)]
+struct Sessions {
+    by_user: HashMap<String, Vec<(i64, u32)>>,
+}
+
+impl Sessions {
+    /// Records `w`'s events without a session; true if there were any.
+    fn collect(&mut self, w: &FileWork) -> bool {
+        let mut any = false;
+        let mut c = w.cand_start;
         for (i, e) in w.parsed.events.iter().enumerate() {
+            let keyed = e.key != 0 || e.group != 0;
+            let id = if keyed { c } else { u32::MAX };
+            if keyed {
+                c += 1;
+            }
             if !w.dropped[i] && e.session.is_empty() {
+                any = true;
                 let u = e.user.clone().unwrap_or_default();
-                by_user.entry(u).or_default().push((e.ts_us, f, i));
+                self.by_user.entry(u).or_default().push((e.ts_us, id));
             }
         }
+        any
     }
-    for (user, mut v) in by_user {
-        v.sort_unstable();
-        let mut current = String::new();
-        let mut last = i64::MIN;
-        for (ts, f, i) in v {
-            if current.is_empty() || ts.saturating_sub(last) > gap {
-                let t = ts.to_string();
-                current = format!(
-                    "{}-{}",
-                    opts.format.name(),
-                    &opts
-                        .hasher
-                        .hash("session", &[user.as_bytes(), t.as_bytes()])[..16]
-                );
+
+    /// Splits each user's times into sessions: a new session starts after
+    /// an idle gap longer than `opts.idle_gap_minutes`.
+    fn finish(self, dd: &Dedup, opts: &ImportOptions) -> SessionMap {
+        let gap = i64::try_from(opts.idle_gap_minutes)
+            .unwrap_or(i64::MAX / US_PER_MIN)
+            .saturating_mul(US_PER_MIN);
+        let mut by_user = HashMap::new();
+        for (user, v) in self.by_user {
+            let mut ts: Vec<i64> = v
+                .into_iter()
+                .filter(|&(_, c)| c == u32::MAX || !dd.cands[c as usize].dropped)
+                .map(|(t, _)| t)
+                .collect();
+            ts.sort_unstable();
+            let mut starts = Vec::with_capacity(ts.len());
+            let mut start = i64::MIN;
+            let mut last = i64::MIN;
+            for (k, &t) in ts.iter().enumerate() {
+                if k == 0 || t.saturating_sub(last) > gap {
+                    start = t;
+                }
+                last = t;
+                starts.push(start);
             }
-            last = ts;
-            works[f].parsed.events[i].session = current.clone();
+            by_user.insert(user, (ts, starts));
+        }
+        SessionMap {
+            by_user,
+            format: opts.format,
+            hasher: opts.hasher.clone(),
+        }
+    }
+}
+
+/// Session starts per user, from [`Sessions::finish`].
+struct SessionMap {
+    by_user: HashMap<String, (Vec<i64>, Vec<i64>)>,
+    format: Format,
+    hasher: crate::KeyedHasher,
+}
+
+impl SessionMap {
+    /// Gives `w`'s surviving events without a session id their session.
+    fn assign(&self, w: &mut FileWork) {
+        for (i, e) in w.parsed.events.iter_mut().enumerate() {
+            if w.dropped[i] || !e.session.is_empty() {
+                continue;
+            }
+            let u = e.user.clone().unwrap_or_default();
+            let Some((ts, starts)) = self.by_user.get(&u) else {
+                continue;
+            };
+            let k = ts.partition_point(|&t| t < e.ts_us);
+            let Some(&start) = starts.get(k) else {
+                continue;
+            };
+            let t = start.to_string();
+            e.session = format!(
+                "{}-{}",
+                self.format.name(),
+                &self.hasher.hash("session", &[u.as_bytes(), t.as_bytes()])[..16]
+            );
         }
     }
 }
