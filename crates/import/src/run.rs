@@ -72,14 +72,20 @@ fn load_manifest(lake: &Path) -> Result<Manifest, ImportError> {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary sibling, then rename).
+/// Writes `bytes` to `path` atomically ([`goodhart_core::write_bytes_atomic`]:
+/// temporary sibling, fsync, rename, fsync of the directory), creating the
+/// parent directories.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ImportError> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(out_err(d))?;
     }
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(out_err(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(out_err(path))
+    goodhart_core::write_bytes_atomic(path, bytes).map_err(|e| match e {
+        goodhart_core::CoreError::Io { path, source } => out_err(&path)(source),
+        e => ImportError::Output {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        },
+    })
 }
 
 /// Finds the files of `src` for `format` (a file: itself; a directory: every
@@ -1082,7 +1088,7 @@ fn to_batch(evs: &[&Ev], with_n: bool) -> RecordBatch {
     RecordBatch::try_new(output_schema(with_n), cols).expect("columns match the schema")
 }
 
-const US_PER_DAY: i64 = 86_400_000_000;
+use goodhart_core::time::US_PER_DAY;
 
 fn date_of(ts_us: i64) -> String {
     chrono::DateTime::from_timestamp_micros(ts_us.div_euclid(US_PER_DAY) * US_PER_DAY)
