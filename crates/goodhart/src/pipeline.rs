@@ -216,13 +216,16 @@ impl Pipeline {
     ) -> (Vec<AlertCandidate>, u64) {
         let mut candidates = crate::scan::alert_candidates(scores, self.window);
         crate::waste::add_alert_waste(&mut candidates, waste, self.window);
-        let sizes = crate::privacy::cohort_sizes(scores);
-        let withheld = crate::privacy::withhold_small_group_figures(
-            &mut candidates,
-            &sizes,
-            self.min_group_size(),
-        );
+        let withheld = self.withhold_small_groups(&mut candidates, scores);
         (candidates, withheld)
+    }
+
+    /// Small-group suppression of `candidates` (scored as `scores`): the
+    /// cohort figures of cohorts under [`Pipeline::min_group_size`] people
+    /// are withheld. Returns the number of evidence items changed.
+    pub fn withhold_small_groups(&self, candidates: &mut [AlertCandidate], scores: &Scores) -> u64 {
+        let sizes = crate::privacy::cohort_sizes(scores);
+        crate::privacy::withhold_small_group_figures(candidates, &sizes, self.min_group_size())
     }
 
     /// Every stage on `events`.

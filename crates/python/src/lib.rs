@@ -444,14 +444,19 @@ fn score(
     let sessions = read_table(py, session_features, "session_features")?;
     let loaded = load_config(py, config, None)?;
     let win = resolve_window(py, as_of.as_deref(), window.as_deref(), &loaded.config)?;
-    let sopts = loaded
-        .config
-        .score_options()
-        .map_err(|m| to_py_err(py, loaded.error(m), &Mutex::new(None)))?;
-    let scores = detached(py, move |_| {
-        Ok(goodhart::detect::score(&users, &sessions, &sopts)?)
+    let pipeline = Pipeline::builder()
+        .config(loaded)
+        .window(win)
+        .build()
+        .map_err(|e| to_py_err(py, e, &Mutex::new(None)))?;
+    let (scores, pipeline) = detached(py, move |_| {
+        let scores = goodhart::detect::score(&users, &sessions, pipeline.score_options())?;
+        Ok((scores, pipeline))
     })?;
-    let alerts = goodhart::scan::alert_candidates(&scores, win);
+    // Alerts as `goodhart scan` raises them, small groups' figures withheld;
+    // without the events there is no waste estimate to attach.
+    let mut alerts = goodhart::scan::alert_candidates(&scores, win);
+    pipeline.withhold_small_groups(&mut alerts, &scores);
     let mut by_sev = std::collections::BTreeMap::<String, u64>::new();
     for a in &alerts {
         *by_sev.entry(a.severity.as_str().to_string()).or_default() += 1;

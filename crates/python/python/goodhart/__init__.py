@@ -401,7 +401,11 @@ def score(
     """Scores feature tables (as :func:`features` returns them, or Parquet paths).
 
     ``as_of`` and ``window`` only date the alerts; ``config`` gives the
-    ``[scoring]`` settings (default: ``./goodhart.toml``, else built in).
+    ``[scoring]`` and ``[privacy]`` settings (default: ``./goodhart.toml``,
+    else built in). The result has the score columns of :func:`scan`'s tables
+    but not the waste columns, and its alerts carry no waste figure: the waste
+    estimate needs the events' per-model token buckets, which feature tables
+    do not hold. Use :func:`scan` for those.
     """
     raw = _goodhart.score(
         _events(user_features, "user_features"),
