@@ -367,9 +367,26 @@ pub fn default_mix_features() -> Vec<String> {
     .collect()
 }
 
-/// The seven named patterns over the columns of `docs/features.md`.
+/// The seven named patterns over the columns of `docs/features.md`, for the
+/// default pre-snapshot lead ([`goodhart_core::DEFAULT_PRE_SNAPSHOT_HOURS`]).
 pub fn default_patterns() -> Vec<PatternSpec> {
+    default_patterns_for(goodhart_core::DEFAULT_PRE_SNAPSHOT_HOURS)
+}
+
+/// [`default_patterns`] whose explanations name a pre-snapshot lead of
+/// `pre_snapshot_hours` (the features' `Snapshot::lead_hours`, the
+/// configuration's `[features] sprint_hours`).
+///
+/// ```
+/// let p = goodhart_detect::patterns::default_patterns_for(24);
+/// let sprint = p.iter().find(|p| p.name == "leaderboard-sprint").unwrap();
+/// assert!(sprint.user_features[0].phrase.contains("in the 24 h before"));
+/// ```
+pub fn default_patterns_for(pre_snapshot_hours: u32) -> Vec<PatternSpec> {
     use Unit::*;
+    let lead = |what: &str| {
+        format!("{{value}} of {what} burned in the {pre_snapshot_hours} h before the weekly ranking snapshot")
+    };
     let p = |name: &str,
              user_features: Vec<FeatureSpec>,
              session_features: Vec<FeatureSpec>,
@@ -527,7 +544,7 @@ pub fn default_patterns() -> Vec<PatternSpec> {
                     h("pre_snapshot_waste_share", 0.6, Share)
                         .with_min_spread(0.05)
                         .with_support("sessions", 8.0)
-                        .phrase("{value} of wasted tokens burned in the 48 h before the weekly ranking snapshot"),
+                        .phrase(&lead("wasted tokens")),
                     // Material at 45%, and at 1.35 times the cohort's
                     // typical share: a cohort that works office hours on
                     // weekdays already puts ~40% of its tokens there.
@@ -536,7 +553,7 @@ pub fn default_patterns() -> Vec<PatternSpec> {
                         ..h("pre_snapshot_token_share", 0.45, Share)
                             .with_min_spread(0.04)
                             .with_support("sessions", 8.0)
-                            .phrase("{value} of tokens burned in the 48 h before the weekly ranking snapshot")
+                            .phrase(&lead("tokens"))
                     },
                     // The person's own weeks: waste per session before the
                     // snapshot against waste per session the rest of the week.

@@ -40,7 +40,7 @@ impl Default for Snapshot {
             weekday: Weekday::Fri,
             hour: 17,
             minute: 0,
-            lead_hours: 48,
+            lead_hours: goodhart_core::DEFAULT_PRE_SNAPSHOT_HOURS,
         }
     }
 }

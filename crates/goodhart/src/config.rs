@@ -419,6 +419,8 @@ impl Config {
         })?;
         o.seed = s.seed;
         o.thresholds = s.thresholds;
+        // Explanations name the configured pre-snapshot lead.
+        o.patterns = goodhart_detect::patterns::default_patterns_for(self.features.sprint_hours);
         o.check().map_err(|e| e.to_string())?;
         Ok(o)
     }
@@ -438,6 +440,37 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explanations_name_the_configured_pre_snapshot_lead() {
+        let phrases = |cfg: &Config| -> Vec<String> {
+            let o = cfg.score_options().unwrap();
+            let sprint = o.patterns.iter().find(|p| p.name == "leaderboard-sprint");
+            let sprint = sprint.unwrap().user_features.iter();
+            sprint.map(|f| f.phrase.clone()).collect()
+        };
+        let default = phrases(&Config::default());
+        assert_eq!(
+            default
+                .iter()
+                .filter(|p| p.contains("in the 48 h before"))
+                .count(),
+            2
+        );
+        let cfg = Config::from_toml("[features]\nsprint_hours = 24\n", "test").unwrap();
+        assert_eq!(
+            cfg.feature_options(None, 28).unwrap().snapshot.lead_hours,
+            24
+        );
+        let p = phrases(&cfg);
+        assert_eq!(
+            p.iter()
+                .filter(|p| p.contains("in the 24 h before"))
+                .count(),
+            2
+        );
+        assert!(p.iter().all(|p| !p.contains("48 h")), "{p:?}");
+    }
 
     #[test]
     fn default_toml_parses_to_the_defaults() {
