@@ -15,7 +15,7 @@ dir="${1:-${GOODHART_ADBENCH_DIR:-$root/../shared/datasets/adbench}}"
 dir="$(cd "$dir" && pwd)"
 
 cd "$root"
-GOODHART_ADBENCH_DIR="$dir" cargo test -p goodhart-detect --test outlier_adbench -- --nocapture
+GOODHART_ADBENCH_DIR="$dir" cargo test --workspace --test adbench -- --nocapture
 
 if [[ $reference == 1 ]]; then
   "${PYTHON:-python3}" - "$dir" <<'PY'

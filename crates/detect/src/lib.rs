@@ -100,17 +100,17 @@
 
 pub mod cohort;
 mod columns;
-pub mod ecod;
 pub mod eval;
 pub mod finding;
-pub mod iforest;
 pub mod options;
 pub mod patterns;
 pub mod robust;
 mod score;
-pub mod table;
 pub use ecod::{Ecod, EcodParams, FeatureContribution, Tail};
 pub use finding::CohortFinding;
+/// The generic outlier detectors live in `goodhart-outlier` (usable without
+/// the rest of goodhart); re-exported here under their old paths.
+pub use goodhart_outlier::{ecod, iforest, table};
 pub use iforest::{
     IsolationForest, IsolationForestParams, IsolationForestValidParams, OutlierError,
 };

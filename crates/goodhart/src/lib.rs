@@ -11,9 +11,11 @@
 //! | stage | crate | re-exported as |
 //! |---|---|---|
 //! | canonical schema v1, validation, quarantine | `goodhart-schema` | [`schema`] |
+//! | severities, the window, time units, atomic writes | `goodhart-core` | [`core`] |
 //! | file discovery, streaming parallel Parquet ingest | `goodhart-io` | [`io`] |
 //! | session and user waste features | `goodhart-features` | [`features`] |
-//! | cohorts, pattern detectors, Isolation Forest, ECOD, scores, evaluation | `goodhart-detect` | [`detect`] |
+//! | Isolation Forest, ECOD, outlier scores of any numeric table | `goodhart-outlier` | [`detect`] (`detect::iforest`, `detect::ecod`, `detect::table`) |
+//! | cohorts, pattern detectors, scores, evaluation | `goodhart-detect` | [`detect`] |
 //! | alert lifecycle, Jira / webhook sinks, pseudonymisation | `goodhart-alerts` | [`alerts`] |
 //! | labeled synthetic organisation | `goodhart-synth` | [`synth`] |
 //! | vendor exports into the canonical lake | `goodhart-import` | [`import`] |

@@ -3,8 +3,8 @@
 //! `cargo bench -p goodhart-detect --bench outlier`
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use goodhart_detect::ecod::Ecod;
-use goodhart_detect::iforest::IsolationForestParams;
+use goodhart_outlier::ecod::Ecod;
+use goodhart_outlier::iforest::IsolationForestParams;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -10,9 +10,9 @@
 //! (1 = anomaly). `--out` writes `row_index, score` to Parquet (what `goodhart detect` writes).
 //! This is the Rust side of `benches/iforest_vs_sklearn.py`.
 
-use goodhart_detect::ecod::Ecod;
-use goodhart_detect::iforest::IsolationForestParams;
-use goodhart_detect::table::{average_precision, roc_auc, score_table, table_to_matrix, Method};
+use goodhart_outlier::ecod::Ecod;
+use goodhart_outlier::iforest::IsolationForestParams;
+use goodhart_outlier::table::{average_precision, roc_auc, score_table, table_to_matrix, Method};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use std::time::Instant;

@@ -35,7 +35,7 @@
 //! # Example
 //!
 //! ```
-//! use goodhart_detect::iforest::IsolationForestParams;
+//! use goodhart_outlier::iforest::IsolationForestParams;
 //! use ndarray::Array2;
 //!
 //! // 200 points on a small grid plus one far-away point (row 200).

@@ -32,7 +32,7 @@
 //! # Example
 //!
 //! ```
-//! use goodhart_detect::ecod::{Ecod, Tail};
+//! use goodhart_outlier::ecod::{Ecod, Tail};
 //! use ndarray::Array2;
 //!
 //! // Nine ordinary rows (i, i mod 3) and one row extreme in both features.

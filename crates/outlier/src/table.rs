@@ -28,7 +28,7 @@
 //! use arrow::array::{Float64Array, Int32Array, Int8Array};
 //! use arrow::datatypes::{DataType, Field, Schema};
 //! use arrow::record_batch::RecordBatch;
-//! use goodhart_detect::table::{roc_auc, score_table, Method};
+//! use goodhart_outlier::table::{roc_auc, score_table, Method};
 //!
 //! let a: Vec<f64> = (0..50).map(|i| (i % 10) as f64).chain([40.0]).collect();
 //! let b: Vec<i32> = (0..50).map(|i| i / 10).chain([-30]).collect();

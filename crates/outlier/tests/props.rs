@@ -1,8 +1,8 @@
 //! Behavioural tests of the outlier detectors: planted outliers, determinism, linfa traits.
 
-use goodhart_detect::ecod::{Ecod, EcodParams};
-use goodhart_detect::iforest::{IsolationForest, IsolationForestParams};
-use goodhart_detect::OutlierError;
+use goodhart_outlier::ecod::{Ecod, EcodParams};
+use goodhart_outlier::iforest::{IsolationForest, IsolationForestParams};
+use goodhart_outlier::OutlierError;
 use linfa::traits::{Fit, Predict};
 use linfa::{DatasetBase, ParamGuard};
 use ndarray::{Array1, Array2, Axis};

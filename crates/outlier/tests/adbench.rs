@@ -12,9 +12,9 @@
 //! the reference is rounded to 0.01, so 0.05 only leaves room for that rounding), everything
 //! fitted and scored on all rows.
 
-use goodhart_detect::ecod::Ecod;
-use goodhart_detect::iforest::IsolationForestParams;
-use goodhart_detect::table::{average_precision, roc_auc, table_to_matrix};
+use goodhart_outlier::ecod::Ecod;
+use goodhart_outlier::iforest::IsolationForestParams;
+use goodhart_outlier::table::{average_precision, roc_auc, table_to_matrix};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
