@@ -65,7 +65,7 @@ print("precision at k:", top.filter(pl.col("is_gaming")).height / k)"""),
     ("md", "## Volume is not guilt\n\nPower users spend several times the tokens of regular users, with proportional accepted work; their waste ratios sit with everyone else's:"),
     ("code", """cols = ["total_tokens", "tokens_per_accepted_change", "redundant_spawn_ratio", "reload_uncached_share", "loop_ratio", "score"]
 with pl.Config(tbl_cols=-1, tbl_width_chars=200):
-    print(df.group_by("archetype").agg([pl.col(c).median().round(3) for c in cols]).sort("score"))"""),
+    print(df.group_by("archetype").agg([pl.col(c).median().round(3) for c in cols]).sort(["score", "archetype"]))"""),
     ("code", """%matplotlib inline
 import matplotlib.pyplot as plt
 fig, ax = plt.subplots(figsize=(7, 4))
