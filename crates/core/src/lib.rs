@@ -9,6 +9,8 @@
 //!   `None < Low < Medium < High < Critical`;
 //! * [`Window`]: the analysis window, `days` UTC days ending with `as_of`
 //!   (default [`Window::DEFAULT_DAYS`]), with its bounds in microseconds;
+//! * [`Evidence`]: one explained reason behind a score or an alert (value,
+//!   peers' typical and 95th percentile, the sessions that show it);
 //! * [`time`]: microsecond units and UTC day starts;
 //! * [`write_atomic`]: temporary sibling, fsync, rename, fsync of the
 //!   directory, so a reader or a crash sees the old file or the new one.
@@ -38,6 +40,7 @@
 
 mod atomic;
 mod error;
+mod evidence;
 mod severity;
 pub mod time;
 mod window;
@@ -49,5 +52,6 @@ pub const DEFAULT_PRE_SNAPSHOT_HOURS: u32 = 48;
 
 pub use atomic::{sync_dir, write_atomic, write_bytes_atomic};
 pub use error::CoreError;
+pub use evidence::Evidence;
 pub use severity::Severity;
 pub use window::Window;

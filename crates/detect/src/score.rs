@@ -19,6 +19,7 @@ use arrow::array::{
 use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
+use goodhart_core::Evidence;
 use linfa::ParamGuard;
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -31,22 +32,18 @@ use std::sync::Arc;
 const USERS: &str = "user feature table";
 const SESSIONS: &str = "session feature table";
 
-/// One pattern's contribution to a user's score, explained.
+/// One pattern's contribution to a user's score, explained: the
+/// [`Evidence`] an alert carries (the user's value of the pattern's strongest
+/// feature, the peers' typical value and 95th percentile, the sessions that
+/// show it, one line for humans) plus the detector's own figures.
+///
+/// The evidence's fields read through (`explanation.pattern`), as `Deref`
+/// makes an `Explanation` usable wherever its evidence is.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
-    /// Pattern name (e.g. `redundant-agent-spawns`).
-    pub pattern: String,
-    /// The user-table feature with the strongest evidence.
-    pub feature: String,
-    /// The user's value of `feature`.
-    pub value: f64,
-    /// The typical (median) value of `feature` among the user's peers: the
-    /// cohort without the user.
-    pub typical: f64,
-    /// The 95th percentile of `feature` among the user's peers.
-    pub p95: f64,
-    /// The user's percentile (0–100) among the peers.
-    pub percentile: f64,
+    /// What an alert carries of this explanation.
+    #[serde(flatten)]
+    pub evidence: Evidence,
     /// Number of peers behind `typical`, `p95` and `percentile`.
     pub peers: usize,
     /// Pattern strength (robust-z units after materiality gating).
@@ -55,11 +52,14 @@ pub struct Explanation {
     /// Patterns that did not are listed after the fired ones, as context,
     /// and their text says so.
     pub fired: bool,
-    /// Ids of the user's sessions that show the pattern most (up to
-    /// `top_sessions`, by the pattern's session ranking column).
-    pub sessions: Vec<String>,
-    /// One line for humans.
-    pub text: String,
+}
+
+impl std::ops::Deref for Explanation {
+    type Target = Evidence;
+
+    fn deref(&self) -> &Evidence {
+        &self.evidence
+    }
 }
 
 /// A pattern that could not be evaluated for a user, and why.
@@ -1137,17 +1137,19 @@ fn explain_pattern(
         text.insert_str(0, CONTEXT_PREFIX);
     }
     Explanation {
-        pattern: p.name.clone(),
-        feature: spec.column.clone(),
-        value,
-        typical: peers.typical,
-        p95: peers.p95,
-        percentile: peers.percentile,
+        evidence: Evidence {
+            pattern: p.name.clone(),
+            feature: spec.column.clone(),
+            value,
+            typical: peers.typical,
+            p95: peers.p95,
+            percentile: peers.percentile,
+            sessions: top,
+            text,
+        },
         peers: peers.peers,
         strength,
         fired,
-        sessions: top,
-        text,
     }
 }
 

@@ -10,8 +10,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, UInt64Type};
 use chrono::{DateTime, NaiveDate, Utc};
 use goodhart_alerts::{
-    AlertCandidate, DeliverOptions, DeliveryReport, Evidence, OpenMode, ReconcileOptions,
-    StateStore, SyncReport,
+    AlertCandidate, DeliverOptions, DeliveryReport, OpenMode, ReconcileOptions, StateStore,
+    SyncReport,
 };
 use goodhart_detect::{ScoreOptions, Scores, UserExplanation};
 use goodhart_features::{FeatureOptions, Features, SessionAccumulator};
@@ -283,20 +283,7 @@ fn candidate(u: &UserExplanation, window: Window) -> AlertCandidate {
         .first()
         .map(|p| p.pattern.clone())
         .unwrap_or_else(|| MULTIVARIATE_PATTERN.to_string());
-    let evidence = u
-        .patterns
-        .iter()
-        .map(|p| Evidence {
-            pattern: p.pattern.clone(),
-            feature: p.feature.clone(),
-            value: p.value,
-            typical: p.typical,
-            p95: p.p95,
-            percentile: p.percentile,
-            sessions: p.sessions.clone(),
-            text: p.text.clone(),
-        })
-        .collect();
+    let evidence = u.patterns.iter().map(|p| p.evidence.clone()).collect();
     AlertCandidate {
         user_id: u.user_id.clone(),
         cohort: u.cohort.clone(),
