@@ -11,16 +11,12 @@ use goodhart::{Config, Error};
 
 use crate::args::{self, Format};
 use crate::term::term;
-use crate::{init_threads, parse_date, parse_window, resolve_window, usage, EXIT_OK};
+use crate::{resolve_window, usage, EXIT_OK};
 
 pub(crate) fn validate(a: args::ValidateArgs) -> Result<u8> {
-    init_threads(a.threads)?;
-    let window = match (&a.as_of, &a.window) {
-        (Some(d), Some(w)) => Some(goodhart::io::DateWindow::from(Window {
-            as_of: parse_date(d, "--as-of")?,
-            days: parse_window(w, "--window")?,
-        })),
-        (None, Some(_)) => return Err(usage("--window needs --as-of")),
+    // clap makes --as-of and --window require each other.
+    let window = match (a.as_of, a.window) {
+        (Some(as_of), Some(days)) => Some(goodhart::io::DateWindow::from(Window { as_of, days })),
         _ => None,
     };
     // A dataset directory: validate its events/.
@@ -67,10 +63,9 @@ fn peak_rss() -> Option<u64> {
 }
 
 pub(crate) fn features(a: args::FeaturesArgs) -> Result<u8> {
-    init_threads(a.threads)?;
     let dataset = Dataset::locate(std::slice::from_ref(&a.dataset), None)?;
     let loaded = Config::discover(a.config.as_deref(), dataset.root.as_deref())?;
-    let window = resolve_window(a.as_of.as_deref(), a.window.as_deref(), &loaded.config)?;
+    let window = resolve_window(a.as_of, a.window, &loaded.config);
     let fopts = loaded
         .config
         .feature_options(Some(window.as_of), window.days)
@@ -105,7 +100,6 @@ pub(crate) fn features(a: args::FeaturesArgs) -> Result<u8> {
 }
 
 pub(crate) fn detect(a: args::DetectArgs) -> Result<u8> {
-    init_threads(a.threads)?;
     let batches = goodhart::io::read_parquet(&a.input).map_err(Error::from)?;
     let method = match a.method {
         args::Method::Iforest => goodhart::detect::Method::IsolationForest { seed: a.seed },

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use std::num::NonZeroUsize;
+
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// goodhart: find tokenmaxxing (gaming of AI-usage leaderboards) in usage histories.
@@ -14,9 +17,37 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "goodhart", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Options every command takes (before or after the subcommand's name).
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Worker threads (default: all cores). Outputs do not depend on it.
+    #[arg(long, global = true, value_name = "N", value_parser = threads_arg)]
+    pub threads: Option<NonZeroUsize>,
+}
+
+/// `--threads`: a positive count.
+fn threads_arg(s: &str) -> Result<NonZeroUsize, String> {
+    s.trim()
+        .parse::<NonZeroUsize>()
+        .map_err(|_| format!("{s:?} is not a number of threads; give 1 or more"))
+}
+
+/// `--as-of`, `--start`, `--at`: a UTC day, YYYY-MM-DD.
+pub(crate) fn date_arg(s: &str) -> Result<NaiveDate, String> {
+    goodhart::config::parse_date(s)
+}
+
+/// `--window`: a number of days, e.g. `28d` (1 to the longest window goodhart accepts).
+fn days_arg(s: &str) -> Result<u32, String> {
+    goodhart::config::parse_window(s)
 }
 
 /// The subcommands.
@@ -78,11 +109,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     pub roster: Option<PathBuf>,
     /// Last day of the window (UTC, YYYY-MM-DD). Default: `scan.as_of` from the config, else today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub as_of: Option<NaiveDate>,
     /// Window length, e.g. `28d`. Default: `scan.window` from the config, else 28d.
-    #[arg(long, value_name = "DAYS")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "DAYS", value_parser = days_arg)]
+    pub window: Option<u32>,
     /// Output directory.
     #[arg(long, value_name = "DIR", default_value = "goodhart-out")]
     pub out: PathBuf,
@@ -94,9 +125,6 @@ pub struct ScanArgs {
     /// the current directory, else built-in defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Worker threads (default: all cores). Outputs do not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Print nothing on success.
     #[arg(long, short)]
     pub quiet: bool,
@@ -129,17 +157,14 @@ pub struct ValidateArgs {
     #[arg(long, value_name = "FILE.parquet")]
     pub quarantine: Option<PathBuf>,
     /// Only accept rows inside the window ending on this day (UTC, YYYY-MM-DD).
-    #[arg(long, value_name = "DATE", requires = "window")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg, requires = "window")]
+    pub as_of: Option<NaiveDate>,
     /// Window length, e.g. `28d` (with `--as-of`).
-    #[arg(long, value_name = "DAYS")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "DAYS", value_parser = days_arg, requires = "as_of")]
+    pub window: Option<u32>,
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 /// Arguments of `goodhart features`.
@@ -152,17 +177,14 @@ pub struct FeaturesArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Last day of the window (UTC, YYYY-MM-DD). Default: config, else today.
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub as_of: Option<NaiveDate>,
     /// Window length, e.g. `28d`.
-    #[arg(long, value_name = "DAYS")]
-    pub window: Option<String>,
+    #[arg(long, value_name = "DAYS", value_parser = days_arg)]
+    pub window: Option<u32>,
     /// Configuration file (see `goodhart config --default`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 /// Outlier detection method of `goodhart detect`.
@@ -192,9 +214,6 @@ pub struct DetectArgs {
     /// Output Parquet file: `row_index`, `score` (higher = more anomalous).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Worker threads (default: all cores).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 /// Arguments of `goodhart eval`.
@@ -252,8 +271,8 @@ pub struct SynthArgs {
     #[arg(long, default_value_t = 0.06)]
     pub gaming_share: f64,
     /// First day (YYYY-MM-DD).
-    #[arg(long, value_name = "DATE")]
-    pub start: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub start: Option<NaiveDate>,
     /// Multiplier on every gamer's intensity.
     #[arg(long, default_value_t = 1.0)]
     pub intensity: f64,
@@ -284,9 +303,6 @@ pub struct SynthArgs {
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Worker threads (default: all cores). Output bytes do not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
 }
 
 /// Arguments of `goodhart feedback`.
@@ -307,8 +323,8 @@ pub struct FeedbackArgs {
     pub note: Option<String>,
     /// Day of the verdict (UTC, YYYY-MM-DD; default today). A suppression applies to
     /// scans whose as-of date is on or after it.
-    #[arg(long, value_name = "DATE")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = date_arg)]
+    pub at: Option<NaiveDate>,
     /// State directory.
     #[arg(long, value_name = "DIR", default_value = ".goodhart")]
     pub state: PathBuf,

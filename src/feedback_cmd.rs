@@ -5,7 +5,7 @@ use chrono::Utc;
 use goodhart::{Config, Error};
 
 use crate::args::{self};
-use crate::{parse_date, usage, EXIT_OK};
+use crate::{usage, EXIT_OK};
 
 pub(crate) fn feedback(a: args::FeedbackArgs) -> Result<u8> {
     if a.sync {
@@ -26,10 +26,7 @@ pub(crate) fn feedback(a: args::FeedbackArgs) -> Result<u8> {
         goodhart::alerts::StateStore::open_with(&a.state, goodhart::alerts::OpenMode::MustExist)
             .map_err(Error::from)?;
     let policy = loaded.config.alerts_config().policy();
-    let at = match &a.at {
-        Some(d) => parse_date(d, "--at")?,
-        None => Utc::now().date_naive(),
-    };
+    let at = a.at.unwrap_or_else(|| Utc::now().date_naive());
     let until = store
         .record_feedback(
             fingerprint,

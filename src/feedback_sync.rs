@@ -47,12 +47,7 @@ pub(crate) fn run(a: &FeedbackArgs) -> Result<u8> {
             )
             .into());
     }
-    let at = match &a.at {
-        Some(d) => {
-            goodhart::config::parse_date(d).map_err(|m| crate::usage(format!("--at: {m}")))?
-        }
-        None => Utc::now().date_naive(),
-    };
+    let at = a.at.unwrap_or_else(|| Utc::now().date_naive());
     let mut store = StateStore::open_with(&a.state, OpenMode::MustExist).map_err(Error::from)?;
     let opts = DeliverOptions::from_config(&acfg, Utc::now());
     let report =

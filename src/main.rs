@@ -73,6 +73,7 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    init_threads(cli.global.threads)?;
     match cli.command {
         Command::Scan(a) => scan_cmd::scan(a),
         Command::Validate(a) => analysis_cmd::validate(a),
@@ -110,36 +111,21 @@ fn run(cli: Cli) -> Result<u8> {
     }
 }
 
-fn init_threads(threads: Option<usize>) -> Result<()> {
+/// Sizes rayon's global pool; without `--threads` rayon uses every core.
+fn init_threads(threads: Option<std::num::NonZeroUsize>) -> Result<()> {
     if let Some(n) = threads {
-        if n == 0 {
-            return Err(usage("--threads must be at least 1"));
-        }
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(n.get())
             .build_global()
             .context("could not start the worker threads")?;
     }
     Ok(())
 }
 
-fn parse_date(s: &str, option: &str) -> Result<NaiveDate> {
-    goodhart::config::parse_date(s).map_err(|m| usage(format!("{option}: {m}")))
-}
-
-fn parse_window(s: &str, option: &str) -> Result<u32> {
-    goodhart::config::parse_window(s).map_err(|m| usage(format!("{option}: {m}")))
-}
-
 /// The window from options, then the configuration, then defaults (today, 28 days).
-fn resolve_window(as_of: Option<&str>, window: Option<&str>, cfg: &Config) -> Result<Window> {
-    let as_of = match as_of {
-        Some(s) => parse_date(s, "--as-of")?,
-        None => cfg.scan.as_of.unwrap_or_else(|| Utc::now().date_naive()),
-    };
-    let days = match window {
-        Some(s) => parse_window(s, "--window")?,
-        None => cfg.window_days(),
-    };
-    Ok(Window { as_of, days })
+fn resolve_window(as_of: Option<NaiveDate>, days: Option<u32>, cfg: &Config) -> Window {
+    Window {
+        as_of: as_of.unwrap_or_else(|| cfg.scan.as_of.unwrap_or_else(|| Utc::now().date_naive())),
+        days: days.unwrap_or_else(|| cfg.window_days()),
+    }
 }

@@ -185,8 +185,8 @@ pub struct PurgeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Day the ages are counted from (UTC, YYYY-MM-DD; default today).
-    #[arg(long, value_name = "DATE")]
-    pub as_of: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = crate::args::date_arg)]
+    pub as_of: Option<chrono::NaiveDate>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
@@ -195,10 +195,7 @@ pub struct PurgeArgs {
 pub(crate) fn purge(a: PurgeArgs) -> Result<u8> {
     let loaded = Config::discover(a.config.as_deref(), None)?;
     let cfg = loaded.config.alerts_config();
-    let as_of = match &a.as_of {
-        Some(d) => crate::parse_date(d, "--as-of")?,
-        None => Utc::now().date_naive(),
-    };
+    let as_of = a.as_of.unwrap_or_else(|| Utc::now().date_naive());
     // Never creates a state: a missing one has nothing to purge (outputs still are).
     let rep = goodhart::privacy::purge(&cfg, &a.state, as_of, Utc::now())?;
     match a.format {

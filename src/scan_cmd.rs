@@ -9,13 +9,12 @@ use goodhart::{Config, Error};
 
 use crate::args::{self, Format};
 use crate::term::{progress_bar, stage_spinner, term};
-use crate::{init_threads, resolve_window, EXIT_ALERTS, EXIT_INCOMPLETE, EXIT_OK};
+use crate::{resolve_window, EXIT_ALERTS, EXIT_INCOMPLETE, EXIT_OK};
 
 pub(crate) fn scan(a: args::ScanArgs) -> Result<u8> {
-    init_threads(a.threads)?;
     let dataset = Dataset::locate(&a.inputs, a.roster.as_deref())?;
     let loaded = Config::discover(a.config.as_deref(), dataset.root.as_deref())?;
-    let window = resolve_window(a.as_of.as_deref(), a.window.as_deref(), &loaded.config)?;
+    let window = resolve_window(a.as_of, a.window, &loaded.config);
     let state_dir = a
         .state
         .clone()

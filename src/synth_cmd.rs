@@ -4,16 +4,15 @@ use anyhow::Result;
 use goodhart::Error;
 
 use crate::args::{self};
-use crate::{init_threads, parse_date, EXIT_OK};
+use crate::EXIT_OK;
 
 pub(crate) fn synth(a: args::SynthArgs) -> Result<u8> {
-    init_threads(a.threads)?;
     let mut cfg = goodhart::synth::SynthConfig::new(a.users, a.days, a.seed);
     cfg.gaming_share = a.gaming_share;
     cfg.intensity = a.intensity;
     crate::synth_options::apply(&a, &mut cfg)?;
-    if let Some(s) = &a.start {
-        cfg.start = parse_date(s, "--start")?;
+    if let Some(d) = a.start {
+        cfg.start = d;
     }
     let t = std::time::Instant::now();
     let summary = goodhart::synth::generate(&cfg, &a.out).map_err(Error::from)?;

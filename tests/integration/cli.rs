@@ -70,6 +70,20 @@ fn usage_errors_exit_2() {
         .args(["--as-of", "yesterday"]));
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--as-of"), "{}", stderr(&out));
+    // Values are checked while the arguments are parsed, before any work.
+    for (args, option) in [
+        (&["--threads", "0", "schema"][..], "--threads"),
+        (&["scan", "--window", "0d", "x"][..], "--window"),
+        (&["validate", "x", "--window", "7d"][..], "--as-of"),
+        (
+            &["synth", "--out", "x", "--start", "2026-13-01"][..],
+            "--start",
+        ),
+    ] {
+        let out = run(goodhart().args(args));
+        assert_eq!(code(&out), 2, "{args:?}");
+        assert!(stderr(&out).contains(option), "{args:?}: {}", stderr(&out));
+    }
 }
 
 #[test]
