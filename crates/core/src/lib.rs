@@ -46,8 +46,9 @@ pub mod time;
 mod window;
 
 /// Hours before the weekly leaderboard snapshot that count as "pre-snapshot"
-/// by default (the features' `Snapshot::lead_hours`, the configuration's
-/// `[features] sprint_hours`, the explanations' "in the 48 h before").
+/// by default: the features' `Snapshot::pre_snapshot_hours` and the
+/// configuration's `[features] pre_snapshot_hours` (the explanations say "in
+/// the 48 h before").
 pub const DEFAULT_PRE_SNAPSHOT_HOURS: u32 = 48;
 
 pub use atomic::{sync_dir, write_atomic, write_bytes_atomic};

@@ -374,8 +374,8 @@ pub fn default_patterns() -> Vec<PatternSpec> {
 }
 
 /// [`default_patterns`] whose explanations name a pre-snapshot lead of
-/// `pre_snapshot_hours` (the features' `Snapshot::lead_hours`, the
-/// configuration's `[features] sprint_hours`).
+/// `pre_snapshot_hours` (the features' `Snapshot::pre_snapshot_hours`, the
+/// configuration's `[features] pre_snapshot_hours`): one name throughout.
 ///
 /// ```
 /// let p = goodhart_detect::patterns::default_patterns_for(24);

@@ -426,7 +426,7 @@ impl Snapshot {
             self.weekday.num_days_from_monday(),
             self.hour,
             self.minute,
-            self.lead_hours,
+            self.pre_snapshot_hours,
         )
     }
 }

@@ -31,7 +31,7 @@ pub struct Snapshot {
     /// Minute of the snapshot, 0..=59.
     pub minute: u32,
     /// Length of the pre-snapshot ("sprint") period in hours, 1..=167.
-    pub lead_hours: u32,
+    pub pre_snapshot_hours: u32,
 }
 
 impl Default for Snapshot {
@@ -40,7 +40,7 @@ impl Default for Snapshot {
             weekday: Weekday::Fri,
             hour: 17,
             minute: 0,
-            lead_hours: goodhart_core::DEFAULT_PRE_SNAPSHOT_HOURS,
+            pre_snapshot_hours: goodhart_core::DEFAULT_PRE_SNAPSHOT_HOURS,
         }
     }
 }
@@ -50,7 +50,7 @@ impl std::fmt::Display for Snapshot {
         write!(
             f,
             "{} {:02}:{:02} UTC, lead {} h",
-            self.weekday, self.hour, self.minute, self.lead_hours
+            self.weekday, self.hour, self.minute, self.pre_snapshot_hours
         )
     }
 }
@@ -70,16 +70,17 @@ impl Snapshot {
         base.saturating_add(k.saturating_mul(US_PER_WEEK))
     }
 
-    /// True when `ts_us` lies in the `lead_hours` before the next snapshot.
+    /// True when `ts_us` lies in the `pre_snapshot_hours` before the next snapshot.
     #[inline]
     pub fn is_pre(&self, ts_us: i64) -> bool {
-        self.next_after(ts_us).saturating_sub(ts_us) <= i64::from(self.lead_hours) * US_PER_HOUR
+        self.next_after(ts_us).saturating_sub(ts_us)
+            <= i64::from(self.pre_snapshot_hours) * US_PER_HOUR
     }
 
-    /// Share of all time that is pre-snapshot: `lead_hours / 168` (the
+    /// Share of all time that is pre-snapshot: `pre_snapshot_hours / 168` (the
     /// baseline a user with no sprint pattern sits at).
     pub fn baseline_share(&self) -> f64 {
-        f64::from(self.lead_hours) / 168.0
+        f64::from(self.pre_snapshot_hours) / 168.0
     }
 
     fn validate(&self) -> Result<(), FeatureError> {
@@ -89,10 +90,10 @@ impl Snapshot {
         if self.minute > 59 {
             return Err(bad("snapshot.minute", self.minute, "must be 0..=59"));
         }
-        if !(1..=167).contains(&self.lead_hours) {
+        if !(1..=167).contains(&self.pre_snapshot_hours) {
             return Err(bad(
-                "snapshot.lead_hours",
-                self.lead_hours,
+                "snapshot.pre_snapshot_hours",
+                self.pre_snapshot_hours,
                 "must be 1..=167 hours (shorter than a week); the default is 48",
             ));
         }

@@ -134,12 +134,12 @@ fn options_are_validated_by_name() {
         (
             FeatureOptions {
                 snapshot: Snapshot {
-                    lead_hours: 168,
+                    pre_snapshot_hours: 168,
                     ..Snapshot::default()
                 },
                 ..Default::default()
             },
-            "snapshot.lead_hours",
+            "snapshot.pre_snapshot_hours",
         ),
         (
             FeatureOptions {

@@ -76,8 +76,10 @@ pub struct FeaturesSection {
     pub snapshot_weekday: String,
     /// Time of the snapshot, `HH:MM` UTC.
     pub snapshot_time: String,
-    /// Hours before the snapshot that count as the sprint period.
-    pub sprint_hours: u32,
+    /// Hours before the snapshot that count as pre-snapshot (the "sprint"
+    /// period). Files written before the name was settled say `sprint_hours`.
+    #[serde(alias = "sprint_hours")]
+    pub pre_snapshot_hours: u32,
     /// Case-insensitive substrings of premium model names.
     pub premium_models: Vec<String>,
     /// A task hash used by at least this many users is a common prompt, not a loop.
@@ -96,7 +98,7 @@ impl Default for FeaturesSection {
         FeaturesSection {
             snapshot_weekday: weekday_name(d.snapshot.weekday).into(),
             snapshot_time: format!("{:02}:{:02}", d.snapshot.hour, d.snapshot.minute),
-            sprint_hours: d.snapshot.lead_hours,
+            pre_snapshot_hours: d.snapshot.pre_snapshot_hours,
             premium_models: d.premium_models,
             common_prompt_min_users: d.common_prompt_min_users,
             common_prompt_user_share: d.common_prompt_user_share,
@@ -197,7 +199,7 @@ min_last_day_share = {mlds}
 # The weekly leaderboard snapshot, and the sprint period before it.
 snapshot_weekday = "{wd}"
 snapshot_time = "{st}"
-sprint_hours = {sh}
+pre_snapshot_hours = {sh}
 # Case-insensitive substrings of premium model names.
 premium_models = [{premium}]
 # A task hash used by at least this many distinct users (or this share of users,
@@ -237,7 +239,7 @@ defaults = true
         prices_date = goodhart_waste::DEFAULT_PRICES_DATE,
         wd = f.snapshot_weekday,
         st = f.snapshot_time,
-        sh = f.sprint_hours,
+        sh = f.pre_snapshot_hours,
         cpu = f.common_prompt_min_users,
         cps = f.common_prompt_user_share,
         ttl = f.cache_ttl_minutes,
@@ -393,7 +395,7 @@ impl Config {
                 weekday,
                 hour: chrono::Timelike::hour(&time),
                 minute: chrono::Timelike::minute(&time),
-                lead_hours: f.sprint_hours,
+                pre_snapshot_hours: f.pre_snapshot_hours,
             },
             premium_models: f.premium_models.clone(),
             common_prompt_min_users: f.common_prompt_min_users,
@@ -420,7 +422,8 @@ impl Config {
         o.seed = s.seed;
         o.thresholds = s.thresholds;
         // Explanations name the configured pre-snapshot lead.
-        o.patterns = goodhart_detect::patterns::default_patterns_for(self.features.sprint_hours);
+        o.patterns =
+            goodhart_detect::patterns::default_patterns_for(self.features.pre_snapshot_hours);
         o.check().map_err(|e| e.to_string())?;
         Ok(o)
     }
@@ -457,9 +460,21 @@ mod tests {
                 .count(),
             2
         );
-        let cfg = Config::from_toml("[features]\nsprint_hours = 24\n", "test").unwrap();
+        let cfg = Config::from_toml("[features]\npre_snapshot_hours = 24\n", "test").unwrap();
         assert_eq!(
-            cfg.feature_options(None, 28).unwrap().snapshot.lead_hours,
+            cfg.feature_options(None, 28)
+                .unwrap()
+                .snapshot
+                .pre_snapshot_hours,
+            24
+        );
+        // The key's earlier name still reads the same setting.
+        let old = Config::from_toml("[features]\nsprint_hours = 24\n", "test").unwrap();
+        assert_eq!(
+            old.feature_options(None, 28)
+                .unwrap()
+                .snapshot
+                .pre_snapshot_hours,
             24
         );
         let p = phrases(&cfg);
