@@ -81,5 +81,6 @@ pub use read::{
     ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
 };
 pub use write::{
-    read_parquet, read_roster, sync_dir, write_atomic, write_bytes_atomic, write_parquet_atomic,
+    deterministic_writer_properties, read_parquet, read_roster, sync_dir, write_atomic,
+    write_bytes_atomic, write_parquet_atomic, DEFAULT_ROW_GROUP_ROWS,
 };

@@ -9,19 +9,41 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowLeafColumn};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{
+    EnabledStatistics, WriterProperties, WriterPropertiesBuilder, WriterVersion,
+};
 use rayon::prelude::*;
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 
-/// Writer settings: zstd, and a fixed `created_by` so that the same batches
-/// always give the same bytes (parquet-rs writes no timestamps).
-pub(crate) fn writer_properties() -> WriterProperties {
+/// The Parquet writer settings behind every file goodhart writes (scan
+/// outputs, imported lakes, synthetic organisations), with every property
+/// that could vary pinned, so that the same batches always give the same
+/// bytes (parquet-rs writes no timestamps) and an upgrade of parquet's
+/// defaults cannot change them silently: format 1.0 pages, zstd level 1,
+/// dictionaries, page statistics, no key-value metadata, row groups of at
+/// most [`DEFAULT_ROW_GROUP_ROWS`] rows and no byte limit. `created_by` names
+/// the writer (e.g. `goodhart 0.1.0`). Callers change what they need (row
+/// group size) on the returned builder.
+pub fn deterministic_writer_properties(created_by: String) -> WriterPropertiesBuilder {
     WriterProperties::builder()
+        .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_created_by(format!("goodhart {}", env!("CARGO_PKG_VERSION")))
-        .build()
+        .set_created_by(created_by)
+        .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(None)
+        .set_dictionary_enabled(true)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_key_value_metadata(None)
+}
+
+/// Rows per row group unless a writer says otherwise (parquet-rs' default).
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1024 * 1024;
+
+/// [`deterministic_writer_properties`] of the scan outputs.
+pub(crate) fn writer_properties() -> WriterProperties {
+    deterministic_writer_properties(format!("goodhart {}", env!("CARGO_PKG_VERSION"))).build()
 }
 
 /// Writes a file atomically: [`goodhart_core::write_atomic`] (temporary

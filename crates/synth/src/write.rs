@@ -11,26 +11,19 @@ use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use goodhart_schema::{col, EventKind};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
+use parquet::file::properties::WriterProperties;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Every writer property that could vary is pinned here.
+/// goodhart's deterministic writer settings, with the generator's row groups.
 pub(crate) fn writer_properties(max_row_group_rows: usize) -> WriterProperties {
-    WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_1_0)
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(1).expect("zstd level 1 is valid"),
-        ))
-        .set_created_by(format!("goodhart-synth {}", env!("CARGO_PKG_VERSION")))
-        .set_max_row_group_row_count(Some(max_row_group_rows.max(1)))
-        .set_max_row_group_bytes(None)
-        .set_dictionary_enabled(true)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_key_value_metadata(None)
-        .build()
+    goodhart_io::deterministic_writer_properties(format!(
+        "goodhart-synth {}",
+        env!("CARGO_PKG_VERSION")
+    ))
+    .set_max_row_group_row_count(Some(max_row_group_rows.max(1)))
+    .build()
 }
 
 fn dict() -> DataType {
