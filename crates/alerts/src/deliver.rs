@@ -407,6 +407,55 @@ fn first_url(cfg: &AlertsConfig, sink: Sink, action: Action, ticket: Option<&str
     }
 }
 
+/// What a real run would send: the deliveries still pending from earlier
+/// runs, then tonight's new ones (nothing is sent or recorded).
+fn dry_run_plan(
+    store: &StateStore,
+    cfg: &AlertsConfig,
+    new: &[NewDelivery],
+) -> Result<Vec<PlannedDelivery>> {
+    let mut planned = Vec::new();
+    let existing = store.outbox()?;
+    let known: BTreeSet<&str> = existing.iter().map(|e| e.delivery_id.as_str()).collect();
+    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::String(s.to_string()));
+    for e in existing
+        .iter()
+        .filter(|e| e.state == crate::store::OutboxState::Pending)
+    {
+        planned.push(PlannedDelivery {
+            delivery_id: e.delivery_id.clone(),
+            sink: e.sink,
+            action: e.action,
+            fingerprint: e.fingerprint.clone(),
+            url: first_url(
+                cfg,
+                e.sink,
+                e.action,
+                store.ticket(&e.fingerprint)?.as_deref(),
+            ),
+            payload: parse(&e.payload),
+            from_previous_run: true,
+        });
+    }
+    for d in new.iter().filter(|d| !known.contains(d.id.as_str())) {
+        planned.push(PlannedDelivery {
+            delivery_id: d.id.clone(),
+            sink: d.sink,
+            action: d.action,
+            fingerprint: d.fingerprint.clone(),
+            url: first_url(
+                cfg,
+                d.sink,
+                d.action,
+                store.ticket(&d.fingerprint)?.as_deref(),
+            ),
+            payload: parse(&d.payload),
+            from_previous_run: false,
+        });
+    }
+    Ok(planned)
+}
+
 /// Deliver alerts (from [`StateStore::reconcile`]) to the configured sinks; see the module docs
 /// for the guarantees. Alerts below `[alerts] min_severity` are skipped.
 ///
@@ -435,44 +484,7 @@ pub fn deliver(
     };
 
     if opts.dry_run {
-        let existing = store.outbox()?;
-        let known: BTreeSet<&str> = existing.iter().map(|e| e.delivery_id.as_str()).collect();
-        let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::String(s.to_string()));
-        for e in existing
-            .iter()
-            .filter(|e| e.state == crate::store::OutboxState::Pending)
-        {
-            report.planned.push(PlannedDelivery {
-                delivery_id: e.delivery_id.clone(),
-                sink: e.sink,
-                action: e.action,
-                fingerprint: e.fingerprint.clone(),
-                url: first_url(
-                    cfg,
-                    e.sink,
-                    e.action,
-                    store.ticket(&e.fingerprint)?.as_deref(),
-                ),
-                payload: parse(&e.payload),
-                from_previous_run: true,
-            });
-        }
-        for d in new.iter().filter(|d| !known.contains(d.id.as_str())) {
-            report.planned.push(PlannedDelivery {
-                delivery_id: d.id.clone(),
-                sink: d.sink,
-                action: d.action,
-                fingerprint: d.fingerprint.clone(),
-                url: first_url(
-                    cfg,
-                    d.sink,
-                    d.action,
-                    store.ticket(&d.fingerprint)?.as_deref(),
-                ),
-                payload: parse(&d.payload),
-                from_previous_run: false,
-            });
-        }
+        report.planned = dry_run_plan(store, cfg, &new)?;
         return Ok(report);
     }
 

@@ -142,6 +142,9 @@ fn cutoff(as_of: NaiveDate, days: u32) -> NaiveDate {
 impl StateStore {
     /// Deletes the state rows past retention (see the module docs), in one transaction. When
     /// anything was deleted, a `purge` entry listing the counts is appended to the audit log.
+    // One piece: every deletion runs in one transaction and in dependency order (alerts, then the
+    // pseudonyms only they referenced, then the audit log re-anchored, then managed outputs);
+    // reading the order top to bottom is how it is checked.
     pub fn purge(
         &mut self,
         cfg: &RetentionConfig,

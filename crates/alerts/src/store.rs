@@ -611,6 +611,8 @@ impl StateStore {
 
     /// [`StateStore::reconcile`] with options: without auto-resolution (an
     /// incomplete night), or as a preview that is rolled back.
+    // One piece: one night's lifecycle (match, open, re-raise, suppress, resolve) in one
+    // transaction; every step reads and updates the same maps of open alerts.
     pub fn reconcile_with(
         &mut self,
         candidates: &[AlertCandidate],

@@ -81,6 +81,8 @@ impl StateStore {
     /// Everything in the state about `user_id`, and nothing about anyone else. `pseudonyms`
     /// adds pseudonyms the state may no longer map (e.g. computed with the configured key),
     /// so that audit entries about them are found after their mapping was purged.
+    // One piece: one read transaction that gathers each table's rows about one person, one block
+    // per table, so nothing about anyone else can slip in between.
     pub fn subject_state(&mut self, user_id: &str, pseudonyms: &[String]) -> Result<SubjectState> {
         let path = self.path().to_path_buf();
         let err = |e| sql_err(&path, e);

@@ -382,6 +382,8 @@ pub fn default_patterns() -> Vec<PatternSpec> {
 /// let sprint = p.iter().find(|p| p.name == "leaderboard-sprint").unwrap();
 /// assert!(sprint.user_features[0].phrase.contains("in the 24 h before"));
 /// ```
+// One table: the default pattern specifications, one entry per pattern; data written as a
+// literal, not logic.
 pub fn default_patterns_for(pre_snapshot_hours: u32) -> Vec<PatternSpec> {
     use Unit::*;
     let lead = |what: &str| {

@@ -324,6 +324,8 @@ impl Baseline {
 
     /// [`Baseline::learn`] (`keep_sorted`) or [`Baseline::learn_summary`]
     /// of values the caller gives away (saves a copy per baseline).
+    // One piece: one estimator run for every cohort x feature; its steps share the selected keys,
+    // the ranks and the running spreads, which separate functions would copy or select again.
     pub(crate) fn learn_owned(
         mut v: Vec<f64>,
         min_spread: f64,

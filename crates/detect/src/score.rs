@@ -275,6 +275,9 @@ fn run_pattern(
 /// are carried through, missing feature columns disable the patterns that
 /// need them (the explanations say so). `users` needs a unique Utf8
 /// `user_id`; `sessions` needs `session_id` and `user_id`.
+// One piece: the scoring stage in order (users, behavioural groups, pattern detectors, cohort
+// findings, multivariate support, explanations, tables), each section headed by a comment; later
+// sections read the columns and models the earlier ones built.
 pub fn score(
     users: &RecordBatch,
     sessions: &RecordBatch,

@@ -177,6 +177,9 @@ struct Pending<'n> {
 
 /// Computes one session row. `p.st.reqs` must be sorted by
 /// `(task, ts, tokens)` (done while finding the common prompts).
+// One piece: the per-session kernel, run for every session; its sections (sub-agents, redundant
+// spawns, reloads, loops, active time; each headed by a comment) share the sorted request list
+// and the borrowed session state.
 fn session_row<'n>(pending: Pending<'n>, c: &Ctx<'_>) -> SessionRow<'n> {
     let Pending {
         user_id,
@@ -693,6 +696,7 @@ struct UserCtx<'a> {
     end_date: NaiveDate,
 }
 
+// One piece: one user's row, a single fold of their sessions into every user column.
 fn user_row(rows: &[SessionRow<'_>], c: &UserCtx<'_>) -> UserRow {
     let p = c.presence;
     let o = c.opts;
@@ -935,6 +939,8 @@ fn build(
         .map_err(|source| FeatureError::Arrow { table, source })
 }
 
+// One table: one Arrow column per session feature, in schema order (docs/features.md); a list,
+// not logic.
 fn sessions_batch(r: &[SessionRow<'_>]) -> Result<RecordBatch, FeatureError> {
     const N: bool = true; // nullable
     const R: bool = false; // required
@@ -1090,6 +1096,8 @@ fn sessions_batch(r: &[SessionRow<'_>]) -> Result<RecordBatch, FeatureError> {
     )
 }
 
+// One table: one Arrow column per user feature, in schema order (docs/features.md); a list, not
+// logic.
 fn users_batch(r: &[UserRow]) -> Result<RecordBatch, FeatureError> {
     const N: bool = true;
     const R: bool = false;
@@ -1288,6 +1296,9 @@ pub fn finalize(
 ///
 /// # Errors
 /// As [`finalize`].
+// One piece: the order of its steps (drop sessions outside the window, common prompts, premium
+// models, ordering, rows, batches) is what keeps memory bounded; each step is headed by a
+// comment.
 pub fn finalize_with(
     acc: SessionAccumulator,
     opts: &FeatureOptions,

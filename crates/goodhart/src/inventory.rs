@@ -119,6 +119,8 @@ fn retention_text(r: Retention, cfg: &AlertsConfig) -> String {
 }
 
 /// The whole inventory for a configuration, in a fixed order (read, derive, store, send).
+// One table: one row per kind of personal data goodhart reads, derives, stores or sends, in a
+// fixed order; data written as a literal, not logic.
 pub fn inventory(cfg: &AlertsConfig) -> Vec<InventoryRow> {
     let mut rows = Vec::new();
     let not_kept = "not kept: read for the scan window only (rows set aside are copied to \

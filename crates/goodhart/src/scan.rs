@@ -653,6 +653,9 @@ impl std::fmt::Debug for Hooks<'_> {
 /// A window without any accepted event is an [`Error::EmptyWindow`] (nothing
 /// written, no state changed). A window whose last day looks incomplete
 /// ([`Completeness`]) is scanned, but no alert is auto-resolved.
+// One piece: the order of effects (outputs staged and flushed, then the state committed,
+// deliveries sent, the set published) is the crash-safety contract documented above; it is
+// checked by reading it top to bottom here.
 pub fn scan(
     dataset: &Dataset,
     opts: &ScanOptions,
@@ -818,60 +821,18 @@ pub fn scan(
                 &goodhart_alerts::to_jsonl(&reconciled.alerts)?,
             ),
         )?;
-        let summary = Summary {
-            tool_version: crate::VERSION.to_string(),
-            schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
-            config_path: opts.config.path.as_ref().map(|p| p.display().to_string()),
-            config_hash: opts.config.hash.clone(),
-            inputs: Inputs {
-                events: dataset
-                    .events
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect(),
-                roster: dataset.roster.as_ref().map(|p| p.display().to_string()),
-                files_read: run.ingest.files.len() as u64,
-                files_pruned: run.ingest.files_pruned,
-                files_skipped: run.skipped.clone(),
-            },
-            window: WindowSummary {
-                start: opts.window.first_day(),
-                end: opts.window.as_of,
-                days: opts.window.days,
-            },
-            completeness: completeness.clone(),
-            rows: {
-                let c = &run.ingest.counts;
-                RowSummary {
-                    read: c.rows_read,
-                    accepted: c.rows_accepted,
-                    quarantined: c.rows_quarantined,
-                    quarantined_by_reason: c.reasons.clone(),
-                    duplicate_events: run.duplicate_events,
-                }
-            },
-            users: scores.users.num_rows() as u64,
-            sessions: scores.sessions.num_rows() as u64,
-            cohort_method: scores.cohort_method.clone(),
-            cohort_findings: scores.cohort_findings.clone(),
-            alerts_by_severity: by_sev,
-            alerts_by_status: by_status,
-            alerts_suppressed: reconciled.suppressed as u64,
-            alerts_resolved: reconciled.resolved.len() as u64,
-            delivery: DeliverySummary::from(delivery),
-            jira_sync: jira_sync.clone(),
-            privacy: crate::privacy::PrivacySummary {
-                min_group_size: k,
-                cohorts_below_min_group_size: crate::privacy::cohort_sizes(&scores)
-                    .values()
-                    .filter(|n| **n < k)
-                    .count() as u64,
-                evidence_withheld,
-                purged: *purged,
-            },
-            waste: waste.totals.clone(),
-            timings_ms: timings.clone(),
-        };
+        let summary = RunFacts {
+            dataset,
+            opts,
+            run: &run,
+            scores: &scores,
+            completeness: &completeness,
+            min_group_size: k,
+            evidence_withheld,
+            waste: &waste.totals,
+            jira_sync: jira_sync.as_ref(),
+        }
+        .summary(reconciled, delivery, purged, timings, by_sev, by_status);
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
         w(
             "summary.json",
@@ -938,6 +899,92 @@ pub fn scan(
         outputs,
         scores,
     })
+}
+
+/// What a scan knows once it has scored, for its `summary.json`.
+struct RunFacts<'a> {
+    dataset: &'a Dataset,
+    opts: &'a ScanOptions,
+    run: &'a FeatureRun,
+    scores: &'a Scores,
+    completeness: &'a Completeness,
+    min_group_size: usize,
+    evidence_withheld: u64,
+    waste: &'a goodhart_waste::Totals,
+    jira_sync: Option<&'a SyncReport>,
+}
+
+impl RunFacts<'_> {
+    /// The summary of a run whose alerts are `reconciled` (previewed or
+    /// committed) and delivered as `delivery`.
+    fn summary(
+        &self,
+        reconciled: &goodhart_alerts::Reconciled,
+        delivery: &DeliveryReport,
+        purged: &goodhart_alerts::PurgeReport,
+        timings: &Timings,
+        alerts_by_severity: BTreeMap<String, u64>,
+        alerts_by_status: BTreeMap<String, u64>,
+    ) -> Summary {
+        let (opts, run, scores, k) = (self.opts, self.run, self.scores, self.min_group_size);
+        let c = &run.ingest.counts;
+        Summary {
+            tool_version: crate::VERSION.to_string(),
+            schema_version: goodhart_schema::SCHEMA_VERSION.to_string(),
+            config_path: opts.config.path.as_ref().map(|p| p.display().to_string()),
+            config_hash: opts.config.hash.clone(),
+            inputs: Inputs {
+                events: self
+                    .dataset
+                    .events
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+                roster: self
+                    .dataset
+                    .roster
+                    .as_ref()
+                    .map(|p| p.display().to_string()),
+                files_read: run.ingest.files.len() as u64,
+                files_pruned: run.ingest.files_pruned,
+                files_skipped: run.skipped.clone(),
+            },
+            window: WindowSummary {
+                start: opts.window.first_day(),
+                end: opts.window.as_of,
+                days: opts.window.days,
+            },
+            completeness: self.completeness.clone(),
+            rows: RowSummary {
+                read: c.rows_read,
+                accepted: c.rows_accepted,
+                quarantined: c.rows_quarantined,
+                quarantined_by_reason: c.reasons.clone(),
+                duplicate_events: run.duplicate_events,
+            },
+            users: scores.users.num_rows() as u64,
+            sessions: scores.sessions.num_rows() as u64,
+            cohort_method: scores.cohort_method.clone(),
+            cohort_findings: scores.cohort_findings.clone(),
+            alerts_by_severity,
+            alerts_by_status,
+            alerts_suppressed: reconciled.suppressed as u64,
+            alerts_resolved: reconciled.resolved.len() as u64,
+            delivery: DeliverySummary::from(delivery),
+            jira_sync: self.jira_sync.cloned(),
+            privacy: crate::privacy::PrivacySummary {
+                min_group_size: k,
+                cohorts_below_min_group_size: crate::privacy::cohort_sizes(scores)
+                    .values()
+                    .filter(|n| **n < k)
+                    .count() as u64,
+                evidence_withheld: self.evidence_withheld,
+                purged: *purged,
+            },
+            waste: self.waste.clone(),
+            timings_ms: timings.clone(),
+        }
+    }
 }
 
 fn tallies(alerts: &[goodhart_alerts::Alert]) -> (BTreeMap<String, u64>, BTreeMap<String, u64>) {

@@ -205,6 +205,8 @@ pub fn normalize(
 /// hashed with [`hash_str`] (dictionary arrays: once per dictionary value),
 /// `cost_usd` becomes rounded nano-dollars, timestamps UTC microseconds
 /// (nanoseconds are floored).
+// One piece: the checks run in precedence order and each marks only rows still unmarked (the
+// first failing reason wins); that order is the contract, so they stay in one sequence.
 pub fn normalize_at(
     batch: &RecordBatch,
     opts: &ValidateOptions,

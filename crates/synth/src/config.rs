@@ -382,6 +382,7 @@ impl SynthConfig {
     }
 
     /// Checks every setting; the error names the setting and the fix.
+    // One piece: independent checks, one per setting, in the order of the settings.
     pub fn validate(&self) -> Result<(), SynthError> {
         let bad = |setting: &str, reason: String| {
             Err(SynthError::Config {

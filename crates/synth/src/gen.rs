@@ -535,6 +535,8 @@ impl Session<'_> {
         v
     }
 
+    // One piece: one simulated session step by step in time order; the steps share its running
+    // state and draw from one random stream, whose order fixes the output bytes.
     fn run(&mut self, start: i64, mode: Mode, w: Waste) {
         let team = &self.plan.cfg.teams[self.u.team];
         let (agent_rate, pause_rate) = (team.agent_rate, team.pause_rate);

@@ -134,6 +134,8 @@ pub(crate) fn context_size(h: u64, scale: f64) -> u64 {
 }
 
 impl Plan {
+    // One piece: the organisation's plan drawn from seeded random streams in a fixed order
+    // (archetypes, teams, roles, start dates); the order of the draws fixes the output bytes.
     pub(crate) fn new(cfg: &SynthConfig) -> Result<Plan, SynthError> {
         let counts = cfg.archetype_counts()?;
         let seed = cfg.seed;

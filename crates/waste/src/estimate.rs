@@ -365,6 +365,8 @@ pub fn week_start(d: NaiveDate) -> NaiveDate {
 
 /// Estimates the waste of every session and user of `f` (see
 /// `docs/features.md`, "Waste ledger", for the method).
+// One piece: per pattern, session measures, user sums, user waste and its distribution back to
+// sessions; the steps share the per-pattern vectors, each headed by a comment.
 pub fn estimate(
     f: &Features,
     prices: &PriceTable,
