@@ -11,9 +11,14 @@
 //!   compatible implementations),
 //! * precision at `k`, `k` = number of gaming users,
 //! * recall at `k` per gaming archetype,
-//! * hard negatives in the top `k`: non-gaming users of the archetypes
-//!   `power`, `incident`, `new_hire`, `migration`, plus users of the
-//!   heaviest team (highest mean `total_tokens` per user),
+//! * hard negatives in the top `k`: non-gaming users a token leaderboard
+//!   would put under suspicion. The labels say who they are in an optional
+//!   Boolean `hard_negative` column (`goodhart synth` marks its legitimate
+//!   heavy archetypes); without it, they are the non-gaming users in the top
+//!   [`HARD_NEGATIVE_VOLUME_SHARE`] of everyone by `total_tokens`. Either
+//!   way, the non-gaming users of the heaviest team (highest mean
+//!   `total_tokens` per user) count too. Nothing here knows any generator's
+//!   archetype names,
 //! * the number of alerts (when the table has an `alert` column).
 //!
 //! Rankings break score ties by `user_id`. Labelled users missing from the
@@ -32,8 +37,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Archetypes that look suspicious by volume but are legitimate.
-pub const HARD_NEGATIVE_ARCHETYPES: [&str; 4] = ["power", "incident", "new_hire", "migration"];
+/// Without a `hard_negative` label column: the share of all labelled users,
+/// by `total_tokens`, inside which a non-gaming user is a hard negative.
+pub const HARD_NEGATIVE_VOLUME_SHARE: f64 = 0.1;
 
 /// Per-user totals the isolation-forest baseline uses (those present).
 pub const RAW_TOTALS: [&str; 9] = [
@@ -127,6 +133,8 @@ struct Joined {
     ids: Vec<String>,
     gaming: Vec<bool>,
     archetype: Vec<String>,
+    /// The labels' `hard_negative` column, when they have one.
+    hard_negative: Option<Vec<bool>>,
     /// Row in the score table, if scored.
     row: Vec<Option<usize>>,
 }
@@ -155,6 +163,10 @@ fn join(
     let sk = key(scores, SCORES)?;
     let gaming = bools(labels, LABELS, "is_gaming")?;
     let archetype = columns::opt_strings(labels, LABELS, "archetype")?;
+    let hard_negative = match columns::find(labels, "hard_negative") {
+        Some(_) => Some(bools(labels, LABELS, "hard_negative")?),
+        None => None,
+    };
     let mut s_index: Vec<(&str, usize)> = sk
         .iter()
         .enumerate()
@@ -167,6 +179,7 @@ fn join(
         ids: vec![],
         gaming: vec![],
         archetype: vec![],
+        hard_negative: hard_negative.as_ref().map(|_| vec![]),
         row: vec![],
     };
     let mut matched = 0;
@@ -184,10 +197,30 @@ fn join(
                 .and_then(|a| a[i].clone())
                 .unwrap_or_else(|| "unknown".into()),
         );
+        if let (Some(out), Some(h)) = (j.hard_negative.as_mut(), &hard_negative) {
+            out.push(h[i].unwrap_or(false));
+        }
         j.row.push(row);
     }
     let unlabelled = sk.len().saturating_sub(matched);
     Ok((j, unlabelled))
+}
+
+/// Who is in the top `share` of the joined users by `tokens` (at least one
+/// user; ties broken by id, as the rankings do). All false without tokens.
+fn top_by_volume(tokens: Option<&[f64]>, ids: &[String], share: f64) -> Vec<bool> {
+    let n = ids.len();
+    let mut top = vec![false; n];
+    let Some(tokens) = tokens else {
+        return top;
+    };
+    let mut order: Vec<usize> = (0..n).filter(|&i| tokens[i].is_finite()).collect();
+    order.sort_by(|&a, &b| tokens[b].total_cmp(&tokens[a]).then(ids[a].cmp(&ids[b])));
+    let k = ((n as f64 * share).ceil() as usize).max(1).min(order.len());
+    for &i in &order[..k] {
+        top[i] = true;
+    }
+    top
 }
 
 /// Scores of the joined rows from a score-table column (missing rows and
@@ -357,11 +390,13 @@ pub fn evaluate_seeded(
         }
         None => None,
     };
+    let heavy = match &j.hard_negative {
+        Some(h) => h.clone(),
+        None => top_by_volume(tokens.as_deref(), &j.ids, HARD_NEGATIVE_VOLUME_SHARE),
+    };
     let hard: Vec<bool> = (0..n)
         .map(|i| {
-            !j.gaming[i]
-                && (HARD_NEGATIVE_ARCHETYPES.contains(&j.archetype[i].as_str())
-                    || (heaviest_team.is_some() && team_of[i] == heaviest_team))
+            !j.gaming[i] && (heavy[i] || (heaviest_team.is_some() && team_of[i] == heaviest_team))
         })
         .collect();
     let alerts: Option<Vec<bool>> = match columns::find(scores, "alert") {
@@ -605,23 +640,25 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn hand_computed_metrics() {
-        // 6 users, 2 gaming (g1 looper, g2 sprinter). Ranking by score:
-        // g1 90, p 80 (power), n1 50, g2 40, n2 10, m 5 (migration).
-        let l = labels(
-            &["g1", "g2", "p", "n1", "n2", "m"],
-            &[
-                "looper",
-                "sprinter",
-                "power",
-                "normal",
-                "normal",
-                "migration",
-            ],
-            &[true, true, false, false, false, false],
-        );
-        let s = RecordBatch::try_from_iter(vec![
+    /// `l` with a `hard_negative` column.
+    fn with_hard(l: RecordBatch, hard: &[bool]) -> RecordBatch {
+        let mut cols: Vec<(String, ArrayRef)> = l
+            .schema()
+            .fields()
+            .iter()
+            .zip(l.columns())
+            .map(|(f, c)| (f.name().clone(), c.clone()))
+            .collect();
+        cols.push((
+            "hard_negative".into(),
+            Arc::new(BooleanArray::from(hard.to_vec())),
+        ));
+        RecordBatch::try_from_iter(cols).unwrap()
+    }
+
+    /// The score table of `hand_computed_metrics` (x is not labelled).
+    fn six_scored() -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
             (
                 "user_id",
                 Arc::new(StringArray::from(vec![
@@ -645,7 +682,44 @@ mod tests {
                 Arc::new(UInt64Array::from(vec![600u64, 100, 200, 300, 900, 150, 1])) as ArrayRef,
             ),
         ])
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn hard_negatives_without_a_label_column_are_the_heaviest_tenth() {
+        // No hard_negative column: the top ceil(6 * 0.1) = 1 user by tokens
+        // (p, 900) is the only hard negative; archetype names play no part.
+        let l = labels(
+            &["g1", "g2", "p", "n1", "n2", "m"],
+            &["a", "b", "c", "d", "e", "f"],
+            &[true, true, false, false, false, false],
+        );
+        let r = evaluate_seeded(&l, &six_scored(), 3).unwrap();
+        assert_eq!(r.n_hard_negatives, 1);
+        // Leaderboard top 2 = p, m: only p is a hard negative.
+        assert_eq!(r.token_leaderboard.hard_negatives_in_top_k, 1);
+        assert_eq!(r.goodhart.hard_negatives_in_top_k, 1);
+    }
+
+    #[test]
+    fn hand_computed_metrics() {
+        // 6 users, 2 gaming (g1 looper, g2 sprinter). Ranking by score:
+        // g1 90, p 80 (power), n1 50, g2 40, n2 10, m 5 (migration); the
+        // labels mark p and m as hard negatives.
+        let l = labels(
+            &["g1", "g2", "p", "n1", "n2", "m"],
+            &[
+                "looper",
+                "sprinter",
+                "power",
+                "normal",
+                "normal",
+                "migration",
+            ],
+            &[true, true, false, false, false, false],
+        );
+        let l = with_hard(l, &[false, false, true, false, false, true]);
+        let s = six_scored();
         let r = evaluate_seeded(&l, &s, 3).unwrap();
         assert_eq!(r.n_users, 6);
         assert_eq!(r.n_gaming, 2);

@@ -96,6 +96,16 @@ impl Archetype {
     pub fn is_gaming(self) -> bool {
         Archetype::GAMING.contains(&self)
     }
+
+    /// True for the legitimate archetypes that look suspicious by volume
+    /// (power users, incidents, new hires, migrations): `hard_negative` in
+    /// `labels.parquet`, the people a token leaderboard would wrongly flag.
+    pub fn is_hard_negative(self) -> bool {
+        matches!(
+            self,
+            Archetype::Power | Archetype::Incident | Archetype::NewHire | Archetype::Migration
+        )
+    }
 }
 
 impl std::fmt::Display for Archetype {

@@ -56,7 +56,9 @@
 //! * `out/users.parquet`: `user_id`, `team`, `role` (Utf8), `start_date`
 //!   (Date32; inside the window for new hires, null for ~3% of others).
 //! * `out/labels.parquet`: `user_id`, `archetype` ([`Archetype::as_str`]),
-//!   `is_gaming` (Boolean), one row per person in id order.
+//!   `is_gaming` (Boolean), `hard_negative` (Boolean,
+//!   [`Archetype::is_hard_negative`]: legitimate but heavy by volume), one
+//!   row per person in id order.
 //! * `out/session_labels.parquet`: `session_id`, `user_id`, `is_gaming`, one
 //!   row per session (sorted by id). A session is gaming exactly when waste
 //!   was injected into it (a gaming person's honest sessions are `false`;

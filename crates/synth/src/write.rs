@@ -224,13 +224,15 @@ pub(crate) fn write_users(path: &Path, plan: &Plan) -> Result<(), SynthError> {
     write_file(path, &b, plan.cfg.max_row_group_rows)
 }
 
-/// `labels.parquet`: each person's archetype.
+/// `labels.parquet`: each person's archetype, whether it games, and whether
+/// it is a hard negative (legitimate but heavy by volume).
 pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
     let u = &plan.users;
     let schema = Schema::new(vec![
         Field::new(col::USER_ID, DataType::Utf8, false),
         Field::new("archetype", DataType::Utf8, false),
         Field::new("is_gaming", DataType::Boolean, false),
+        Field::new("hard_negative", DataType::Boolean, false),
     ]);
     let cols: Vec<ArrayRef> = vec![
         Arc::new(
@@ -246,6 +248,11 @@ pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
         Arc::new(
             u.iter()
                 .map(|x| Some(x.archetype.is_gaming()))
+                .collect::<BooleanArray>(),
+        ),
+        Arc::new(
+            u.iter()
+                .map(|x| Some(x.archetype.is_hard_negative()))
                 .collect::<BooleanArray>(),
         ),
     ];
