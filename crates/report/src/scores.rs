@@ -101,6 +101,8 @@ pub(crate) struct TableRow {
 #[derive(Debug)]
 pub(crate) struct ScoreSection {
     pub(crate) frame: Frame,
+    /// Width of every bar (px).
+    pub(crate) bar_width: String,
     pub(crate) left: String,
     pub(crate) right: String,
     pub(crate) label_x: String,
@@ -169,6 +171,7 @@ pub(crate) fn build(d: &ReportData) -> ScoreSection {
     };
     ScoreSection {
         frame,
+        bar_width: px(pw / SCORE_BINS as f64 - BAR_GAP),
         left: plain(MARGIN.left),
         right: px(MARGIN.left + pw),
         label_x: px(MARGIN.left - Y_LABEL_GAP),
@@ -331,9 +334,4 @@ fn legend(present: &[usize]) -> Vec<LegendEntry> {
         });
     }
     entries
-}
-
-/// Width of a bar (px), for the template.
-pub(crate) fn bar_width() -> String {
-    px(MARGIN.plot_width(WIDTH) / SCORE_BINS as f64 - BAR_GAP)
 }
