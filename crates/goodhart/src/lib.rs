@@ -19,6 +19,7 @@
 //! | alert lifecycle, Jira / webhook sinks, pseudonymisation | `goodhart-alerts` | [`alerts`] |
 //! | labeled synthetic organisation | `goodhart-synth` | [`synth`] |
 //! | vendor exports into the canonical lake | `goodhart-import` | [`import`] |
+//! | the HTML report (askama templates, SVG charts, computed CSP hashes) | `goodhart-report` | [`report`] |
 //!
 //! The pipeline itself ([`scan`]) wires them in one direction: Parquet →
 //! validated batches → session and user features → cohort baselines →
@@ -69,7 +70,6 @@ pub mod ledger;
 pub mod outputs;
 pub mod pipeline;
 pub mod privacy;
-pub mod report;
 pub mod scan;
 pub mod suite;
 pub mod waste;
@@ -85,6 +85,7 @@ pub use goodhart_detect as detect;
 pub use goodhart_features as features;
 pub use goodhart_import as import;
 pub use goodhart_io as io;
+pub use goodhart_report as report;
 pub use goodhart_schema as schema;
 pub use goodhart_synth as synth;
 

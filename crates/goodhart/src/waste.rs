@@ -182,24 +182,7 @@ pub fn report_section(
     }
 }
 
-/// `$1,840` style (whole dollars with thousands separators; cents below $10).
-pub fn fmt_usd(x: f64) -> String {
-    if !x.is_finite() {
-        return "n/a".into();
-    }
-    if x.abs() < 10.0 {
-        return format!("${x:.2}");
-    }
-    let s = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    format!("{}${out}", if x < 0.0 { "-" } else { "" })
-}
+pub use goodhart_report::fmt_usd;
 
 /// `12.3M` style token counts.
 pub fn fmt_tokens(t: u64) -> String {
@@ -286,10 +269,6 @@ mod tests {
 
     #[test]
     fn money_and_tokens_read_well() {
-        assert_eq!(fmt_usd(1840.4), "$1,840");
-        assert_eq!(fmt_usd(1_234_567.0), "$1,234,567");
-        assert_eq!(fmt_usd(3.456), "$3.46");
-        assert_eq!(fmt_usd(999.0), "$999");
         assert_eq!(fmt_tokens(12_345_678), "12.3M");
         assert_eq!(fmt_tokens(950), "950");
     }

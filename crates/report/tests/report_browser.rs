@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use goodhart::report::{
+use goodhart_report::{
     write_report, ReportData, ReportUser, WasteReport, CHART_IDS, WASTE_CHART_ID,
 };
 
@@ -144,7 +144,7 @@ fn fixture() -> ReportData {
         ],
         top_users: 25,
         warnings: Vec::new(),
-        min_group_size: goodhart::report::DEFAULT_MIN_GROUP_SIZE,
+        min_group_size: goodhart_report::DEFAULT_MIN_GROUP_SIZE,
         waste: Some(waste_fixture()),
     }
 }

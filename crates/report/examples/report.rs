@@ -1,7 +1,7 @@
 //! Writes a sample `report.html` from a small hand-made scan result.
 //!
 //! ```text
-//! cargo run -p goodhart --example report -- /tmp/report.html
+//! cargo run -p goodhart-report --example report -- /tmp/report.html
 //! ```
 //! then open the file in a browser (it loads nothing from the network).
 
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use goodhart::report::{write_report, ReportData, ReportUser};
+use goodhart_report::{write_report, ReportData, ReportUser};
 
 fn user(
     id: &str,
