@@ -224,16 +224,13 @@ pub(crate) fn write_users(path: &Path, plan: &Plan) -> Result<(), SynthError> {
     write_file(path, &b, plan.cfg.max_row_group_rows)
 }
 
-/// `labels.parquet`: each person's archetype, whether it games, and whether
-/// it is a hard negative (legitimate but heavy by volume).
-pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
-    let u = &plan.users;
-    let schema = Schema::new(vec![
+/// The first two columns of the per-person label files: `user_id` and
+/// `archetype`, one row per person in id order.
+fn person_columns(u: &[crate::plan::UserPlan]) -> (Vec<Field>, Vec<ArrayRef>) {
+    let fields = vec![
         Field::new(col::USER_ID, DataType::Utf8, false),
         Field::new("archetype", DataType::Utf8, false),
-        Field::new("is_gaming", DataType::Boolean, false),
-        Field::new("hard_negative", DataType::Boolean, false),
-    ]);
+    ];
     let cols: Vec<ArrayRef> = vec![
         Arc::new(
             u.iter()
@@ -245,6 +242,18 @@ pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
                 .map(|x| Some(x.archetype.as_str()))
                 .collect::<StringArray>(),
         ),
+    ];
+    (fields, cols)
+}
+
+/// `labels.parquet`: each person's archetype, whether it games, and whether
+/// it is a hard negative (legitimate but heavy by volume).
+pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
+    let u = &plan.users;
+    let (mut fields, mut cols) = person_columns(u);
+    fields.push(Field::new("is_gaming", DataType::Boolean, false));
+    fields.push(Field::new("hard_negative", DataType::Boolean, false));
+    cols.extend::<[ArrayRef; 2]>([
         Arc::new(
             u.iter()
                 .map(|x| Some(x.archetype.is_gaming()))
@@ -255,8 +264,8 @@ pub(crate) fn write_labels(path: &Path, plan: &Plan) -> Result<(), SynthError> {
                 .map(|x| Some(x.archetype.is_hard_negative()))
                 .collect::<BooleanArray>(),
         ),
-    ];
-    let b = batch(path, schema, cols)?;
+    ]);
+    let b = batch(path, Schema::new(fields), cols)?;
     write_file(path, &b, plan.cfg.max_row_group_rows)
 }
 
@@ -309,28 +318,13 @@ pub(crate) fn write_waste_labels(
         added[s.user as usize] += s.added;
     }
     let u = &plan.users;
-    let schema = Schema::new(vec![
-        Field::new(col::USER_ID, DataType::Utf8, false),
-        Field::new("archetype", DataType::Utf8, false),
-        Field::new("added_tokens", DataType::UInt64, false),
-    ]);
-    let cols: Vec<ArrayRef> = vec![
-        Arc::new(
-            u.iter()
-                .map(|x| Some(x.id.as_str()))
-                .collect::<StringArray>(),
-        ),
-        Arc::new(
-            u.iter()
-                .map(|x| Some(x.archetype.as_str()))
-                .collect::<StringArray>(),
-        ),
-        Arc::new(arrow::array::UInt64Array::from(
-            u.iter()
-                .map(|x| added[x.idx as usize])
-                .collect::<Vec<u64>>(),
-        )),
-    ];
-    let b = batch(path, schema, cols)?;
+    let (mut fields, mut cols) = person_columns(u);
+    fields.push(Field::new("added_tokens", DataType::UInt64, false));
+    cols.push(Arc::new(arrow::array::UInt64Array::from(
+        u.iter()
+            .map(|x| added[x.idx as usize])
+            .collect::<Vec<u64>>(),
+    )));
+    let b = batch(path, Schema::new(fields), cols)?;
     write_file(path, &b, plan.cfg.max_row_group_rows)
 }
