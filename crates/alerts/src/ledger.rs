@@ -8,6 +8,8 @@ use chrono::{NaiveDate, Utc};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
+use goodhart_core::WeeklyWaste;
+
 use crate::store::sql_err;
 use crate::{Result, StateStore};
 
@@ -30,31 +32,23 @@ CREATE TABLE waste_ledger (
 );
 "#;
 
-/// One stored ledger row.
+/// One stored ledger row: a week's figures ([`WeeklyWaste`], whose fields
+/// read through) and the scan that recorded them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerEntry {
-    /// Monday (UTC) of the week.
-    pub week: NaiveDate,
-    /// Team.
-    pub team: String,
-    /// Pattern.
-    pub pattern: String,
-    /// People of the team in the scan that recorded the row.
-    pub team_users: u64,
-    /// Figures withheld (team below the minimum group size).
-    pub suppressed: bool,
-    /// Waste tokens.
-    pub waste_tokens: Option<u64>,
-    /// Waste USD from billed cost.
-    pub waste_usd_billed: Option<f64>,
-    /// Waste USD at list prices.
-    pub waste_usd_estimated: Option<f64>,
-    /// People with waste of the pattern that week.
-    pub users_involved: Option<u64>,
-    /// The team's spend that week (USD).
-    pub spend_usd: Option<f64>,
+    /// The week's figures.
+    #[serde(flatten)]
+    pub figures: WeeklyWaste,
     /// The scan (as-of day) that recorded the row.
     pub as_of: NaiveDate,
+}
+
+impl std::ops::Deref for LedgerEntry {
+    type Target = WeeklyWaste;
+
+    fn deref(&self) -> &WeeklyWaste {
+        &self.figures
+    }
 }
 
 impl StateStore {
@@ -117,16 +111,18 @@ impl StateStore {
         let rows = st
             .query_map([], |r| {
                 Ok(LedgerEntry {
-                    week: date(r.get(0)?),
-                    team: r.get(1)?,
-                    pattern: r.get(2)?,
-                    team_users: r.get::<_, i64>(3)? as u64,
-                    suppressed: r.get(4)?,
-                    waste_tokens: r.get::<_, Option<i64>>(5)?.map(|x| x as u64),
-                    waste_usd_billed: r.get(6)?,
-                    waste_usd_estimated: r.get(7)?,
-                    users_involved: r.get::<_, Option<i64>>(8)?.map(|x| x as u64),
-                    spend_usd: r.get(9)?,
+                    figures: WeeklyWaste {
+                        week: date(r.get(0)?),
+                        team: r.get(1)?,
+                        pattern: r.get(2)?,
+                        team_users: r.get::<_, i64>(3)? as u64,
+                        suppressed: r.get(4)?,
+                        waste_tokens: r.get::<_, Option<i64>>(5)?.map(|x| x as u64),
+                        waste_usd_billed: r.get(6)?,
+                        waste_usd_estimated: r.get(7)?,
+                        users_involved: r.get::<_, Option<i64>>(8)?.map(|x| x as u64),
+                        spend_usd: r.get(9)?,
+                    },
                     as_of: date(r.get(10)?),
                 })
             })
@@ -143,16 +139,18 @@ mod tests {
 
     fn row(week: &str, team: &str, tokens: u64) -> LedgerEntry {
         LedgerEntry {
-            week: week.parse().unwrap(),
-            team: team.into(),
-            pattern: "prompt-loop".into(),
-            team_users: 8,
-            suppressed: false,
-            waste_tokens: Some(tokens),
-            waste_usd_billed: Some(0.0),
-            waste_usd_estimated: Some(tokens as f64 / 1e6),
-            users_involved: Some(1),
-            spend_usd: Some(10.0),
+            figures: WeeklyWaste {
+                week: week.parse().unwrap(),
+                team: team.into(),
+                pattern: "prompt-loop".into(),
+                team_users: 8,
+                suppressed: false,
+                waste_tokens: Some(tokens),
+                waste_usd_billed: Some(0.0),
+                waste_usd_estimated: Some(tokens as f64 / 1e6),
+                users_involved: Some(1),
+                spend_usd: Some(10.0),
+            },
             as_of: "2026-10-25".parse().unwrap(),
         }
     }

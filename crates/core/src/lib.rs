@@ -11,6 +11,8 @@
 //!   (default [`Window::DEFAULT_DAYS`]), with its bounds in microseconds;
 //! * [`Evidence`]: one explained reason behind a score or an alert (value,
 //!   peers' typical and 95th percentile, the sessions that show it);
+//! * [`WeeklyWaste`]: one pattern's waste in one team in one week, as the
+//!   waste ledger computes it and the alert state keeps it;
 //! * [`time`]: microsecond units and UTC day starts;
 //! * [`write_atomic`]: temporary sibling, fsync, rename, fsync of the
 //!   directory, so a reader or a crash sees the old file or the new one.
@@ -41,6 +43,7 @@
 mod atomic;
 mod error;
 mod evidence;
+mod ledger;
 mod severity;
 pub mod time;
 mod window;
@@ -54,5 +57,6 @@ pub const DEFAULT_PRE_SNAPSHOT_HOURS: u32 = 48;
 pub use atomic::{sync_dir, write_atomic, write_bytes_atomic};
 pub use error::CoreError;
 pub use evidence::Evidence;
+pub use ledger::WeeklyWaste;
 pub use severity::Severity;
 pub use window::Window;

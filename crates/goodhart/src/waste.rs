@@ -67,16 +67,7 @@ pub fn state_rows(w: &WasteRun, as_of: chrono::NaiveDate) -> Vec<goodhart_alerts
         .iter()
         .filter(|r| r.days_covered == 7)
         .map(|r| goodhart_alerts::LedgerEntry {
-            week: r.week,
-            team: r.team.clone(),
-            pattern: r.pattern.clone(),
-            team_users: r.team_users,
-            suppressed: r.suppressed,
-            waste_tokens: r.waste_tokens,
-            waste_usd_billed: r.waste_usd_billed,
-            waste_usd_estimated: r.waste_usd_estimated,
-            users_involved: r.users_involved,
-            spend_usd: r.spend_usd,
+            figures: r.figures.clone(),
             as_of,
         })
         .collect()

@@ -9,6 +9,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
+use goodhart_core::WeeklyWaste;
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::{pattern_column, WasteEstimate, WasteFigures, PATTERNS};
@@ -17,40 +18,25 @@ use crate::WasteError;
 /// Team name used for users without a roster team.
 pub const NO_TEAM: &str = "(no team)";
 
-/// One ledger row: one pattern's waste in one team in one week.
+/// One ledger row: one pattern's waste in one team in one week
+/// ([`WeeklyWaste`], whose fields read through), with what only the scan's
+/// view of the week has.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LedgerRow {
-    /// Monday (UTC) of the week.
-    pub week: NaiveDate,
-    /// Roster team ([`NO_TEAM`] without one).
-    pub team: String,
-    /// Pattern name.
-    pub pattern: String,
+    /// The week's figures.
+    #[serde(flatten)]
+    pub figures: WeeklyWaste,
     /// Days of the week inside the scan's window (7 = complete week).
     pub days_covered: u32,
-    /// People of the team with a session in the window.
-    pub team_users: u64,
-    /// Fewer team members than the minimum group size: the figures below
-    /// are withheld (`None`), shown as "< k".
-    pub suppressed: bool,
-    /// Waste tokens.
-    pub waste_tokens: Option<u64>,
-    /// Waste USD from billed sessions.
-    pub waste_usd_billed: Option<f64>,
-    /// Waste USD from list-priced sessions.
-    pub waste_usd_estimated: Option<f64>,
-    /// People with waste of this pattern this week.
-    pub users_involved: Option<u64>,
-    /// The team's spend that week (billed + estimated USD).
-    pub spend_usd: Option<f64>,
     /// Waste USD / spend USD (null when no spend).
     pub share_of_spend: Option<f64>,
 }
 
-impl LedgerRow {
-    /// Waste USD (billed + estimated), `None` when suppressed.
-    pub fn waste_usd(&self) -> Option<f64> {
-        Some(self.waste_usd_billed? + self.waste_usd_estimated?)
+impl std::ops::Deref for LedgerRow {
+    type Target = WeeklyWaste;
+
+    fn deref(&self) -> &WeeklyWaste {
+        &self.figures
     }
 }
 
@@ -103,17 +89,19 @@ pub fn ledger(
         for (p, name) in PATTERNS.iter().enumerate() {
             let usd = c.fig.pattern_usd(p);
             rows.push(LedgerRow {
-                week,
-                team: team.to_string(),
-                pattern: name.to_string(),
+                figures: WeeklyWaste {
+                    week,
+                    team: team.to_string(),
+                    pattern: name.to_string(),
+                    team_users,
+                    suppressed,
+                    waste_tokens: (!suppressed).then_some(c.fig.tokens[p]),
+                    waste_usd_billed: (!suppressed).then_some(c.fig.usd_billed[p]),
+                    waste_usd_estimated: (!suppressed).then_some(c.fig.usd_estimated[p]),
+                    users_involved: (!suppressed).then_some(c.users[p].len() as u64),
+                    spend_usd: (!suppressed).then_some(spend),
+                },
                 days_covered,
-                team_users,
-                suppressed,
-                waste_tokens: (!suppressed).then_some(c.fig.tokens[p]),
-                waste_usd_billed: (!suppressed).then_some(c.fig.usd_billed[p]),
-                waste_usd_estimated: (!suppressed).then_some(c.fig.usd_estimated[p]),
-                users_involved: (!suppressed).then_some(c.users[p].len() as u64),
-                spend_usd: (!suppressed).then_some(spend),
                 share_of_spend: (!suppressed && spend > 0.0).then(|| usd / spend),
             });
         }
