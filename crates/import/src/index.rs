@@ -583,7 +583,7 @@ mod tests {
                 // Few distinct hashes so that keys repeat across runs.
                 let h = lcg(&mut s) % 500 + 1;
                 id += 1;
-                if lcg(&mut s) % 2 == 0 {
+                if lcg(&mut s).is_multiple_of(2) {
                     idx.push(Rec {
                         hash: h,
                         tag: TAG_KEY,
@@ -606,7 +606,7 @@ mod tests {
         assert!(idx.runs() <= 12, "runs: {}", idx.runs());
         let mut q: Vec<(u64, u32)> = (0..600u64)
             .flat_map(|h| [(h, TAG_KEY), (h, TAG_GROUP)])
-            .filter(|_| lcg(&mut s) % 3 != 0)
+            .filter(|_| !lcg(&mut s).is_multiple_of(3))
             .collect();
         q.sort_unstable();
         let mut got_k: BTreeMap<u64, u32> = BTreeMap::new();
@@ -696,9 +696,9 @@ mod tests {
             group: k * 3,
             weight: k * 5,
             file: k as u32,
-            side: k % 2 == 0,
+            side: k.is_multiple_of(2),
             dropped: false,
-            no_user: k % 3 == 0,
+            no_user: k.is_multiple_of(3),
         };
         for k in 0..10 {
             cs.push(c(k));

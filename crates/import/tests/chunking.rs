@@ -204,7 +204,7 @@ fn duplicate_heavy_corpus(
         for l in 0..25 {
             let m = lcg(&mut s) % pool;
             let msg = format!("msg_{m}");
-            let side = lcg(&mut s) % 5 == 0;
+            let side = lcg(&mut s).is_multiple_of(5);
             // A sidechain replay carries a request id of its own.
             let req = if side {
                 format!("req_side_{m}_{f}")
@@ -238,7 +238,14 @@ fn a_tiny_index_budget_spills_sorted_runs_and_gives_the_same_lake_across_two_imp
     let mut first = Vec::new();
     for (i, &ib) in budgets.iter().enumerate() {
         // Chunks of one session each: duplicates span chunks and runs.
-        let r = import_indexed(Format::ClaudeCode, &[a.clone()], &lake(i), 1, 2, ib);
+        let r = import_indexed(
+            Format::ClaudeCode,
+            std::slice::from_ref(&a),
+            &lake(i),
+            1,
+            2,
+            ib,
+        );
         first.push(r);
     }
     let rows0 = rows(&lake(0));
