@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Import throughput: `goodhart import claude-code` against `ccusage daily
 # --json --offline` on the same generated transcript corpus, at several corpus
-# sizes (peak memory: a chunk working set plus a small per-event dedup index).
+# sizes (peak memory: a chunk working set (--chunk-mb) plus the dedup index's
+# in-memory budget (--index-mb); past it the index lives in sorted runs on disk,
+# so peak memory should not grow with the corpus).
 #
 # usage: benches/import_throughput.sh GOODHART_BIN [SIZES_MB] [RUNS]
 #   GOODHART_BIN  a release build, e.g.
 #                 CARGO_TARGET_DIR=/work/targets/import-release cargo build --release
 #   SIZES_MB      corpus sizes in MB, default "250 1024"
 #   RUNS          timed runs per tool and size (median reported), default 3
+#   GOODHART_ARGS (environment) extra options for goodhart import, e.g.
+#                 GOODHART_ARGS='--index-mb 1' to force the index onto disk
 #
 # The corpus replicates the claude-code test fixtures
 # (crates/import/tests/fixtures/claude-code: streaming duplicates, sidechain
@@ -75,7 +79,7 @@ wall() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i
 rss() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "goodhart: $("$BIN" --version 2>/dev/null || echo "$BIN"); ccusage $CCUSAGE_VERSION"
+echo "goodhart: $("$BIN" --version 2>/dev/null || echo "$BIN") ${GOODHART_ARGS:-}; ccusage $CCUSAGE_VERSION"
 printf '%-8s %-9s %9s %9s %10s %10s %11s\n' size tool wall_s MB/s events events/s peak_rss_MB
 for mb in $SIZES; do
   C="$WORK/corpus-$mb"
@@ -86,7 +90,7 @@ for mb in $SIZES; do
     for r in $(seq "$RUNS"); do
       if [ "$tool" = goodhart ]; then
         rm -rf "$WORK/lake"
-        /usr/bin/time -v "$BIN" import claude-code "$C" --out "$WORK/lake" --user bench --json \
+        /usr/bin/time -v "$BIN" import claude-code "$C" --out "$WORK/lake" --user bench --json ${GOODHART_ARGS:-} \
           >"$WORK/gh.json" 2>"$WORK/time.txt" || { tail -5 "$WORK/time.txt"; exit 1; }
       else
         TZ=UTC CLAUDE_CONFIG_DIR="$C" /usr/bin/time -v "$CCUSAGE" daily --json --offline \
