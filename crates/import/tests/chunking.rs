@@ -225,6 +225,21 @@ fn duplicate_heavy_corpus(
     msgs
 }
 
+/// Every import (report and rows) equals the first, unbounded one; no
+/// scratch directory is left.
+fn same_as_the_first(reports: &[ImportReport], budgets: &[u64], lake: &dyn Fn(usize) -> PathBuf) {
+    for i in 1..budgets.len() {
+        let b = budgets[i];
+        assert_eq!(
+            comparable(&reports[0]),
+            comparable(&reports[i]),
+            "budget {b}"
+        );
+        assert_eq!(sorted_rows(&lake(0)), sorted_rows(&lake(i)), "budget {b}");
+        assert!(!lake(i).join("_imports/scratch").exists(), "budget {b}");
+    }
+}
+
 #[test]
 fn a_tiny_index_budget_spills_sorted_runs_and_gives_the_same_lake_across_two_imports() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,20 +276,7 @@ fn a_tiny_index_budget_spills_sorted_runs_and_gives_the_same_lake_across_two_imp
             .unwrap_or(0)
             > 100
     );
-    for i in 1..budgets.len() {
-        assert_eq!(
-            comparable(&first[0]),
-            comparable(&first[i]),
-            "budget {}",
-            budgets[i]
-        );
-        assert_eq!(
-            sorted_rows(&lake(0)),
-            sorted_rows(&lake(i)),
-            "budget {}",
-            budgets[i]
-        );
-    }
+    same_as_the_first(&first, &budgets, &lake);
     // Second import: new transcripts re-using the same message ids (and
     // new ones), plus lines appended to one imported file. Earlier runs'
     // keys are read from `_imports/` into the (spilled) index.
@@ -318,21 +320,7 @@ fn a_tiny_index_budget_spills_sorted_runs_and_gives_the_same_lake_across_two_imp
     all.insert("msg_new".into());
     assert_eq!(count(&rows0, "request"), all.len());
     assert_eq!(second[0].totals.files_imported, 17);
-    for i in 1..budgets.len() {
-        assert_eq!(
-            comparable(&second[0]),
-            comparable(&second[i]),
-            "budget {}",
-            budgets[i]
-        );
-        assert_eq!(
-            sorted_rows(&lake(0)),
-            sorted_rows(&lake(i)),
-            "budget {}",
-            budgets[i]
-        );
-        assert!(!lake(i).join("_imports/scratch").exists());
-    }
+    same_as_the_first(&second, &budgets, &lake);
     // A third identical run adds nothing.
     let again = import_indexed(Format::ClaudeCode, &[a, b], &lake(1), 1, 2, 32);
     assert_eq!(again.totals.files_imported, 0);
