@@ -4,17 +4,19 @@
 //!
 //! Written here rather than taken from a crate: what is needed is a sorted
 //! multiset of fixed-width `(hash, tag, value)` records with two merge rules
-//! (keep the largest value of a key; keep every value of a group), probed
+//! (keep the largest value of a key; keep every value of a group, or for
+//! earlier runs' keys the largest), probed
 //! once per chunk with that chunk's sorted keys by a streaming merge. The
 //! embedded stores on crates.io (sled, redb, rocksdb bindings) are
 //! general-purpose B-trees or LSMs with their own on-disk formats, crash
 //! recovery and, for rocksdb, a C++ build; external-sort crates sort but do
-//! not probe. Std's files and buffered readers do all of it in ~300 lines.
+//! not probe. Std's files and buffered readers do all of it in ~500 lines.
 //!
-//! Everything lives in a scratch directory `LAKE/_imports/scratch/<pid>-<ns>`
-//! removed when the run ends; a run that was killed leaves it behind, and
-//! the next run removes it (its process is gone). Nothing in the lake
-//! proper depends on it, so a killed run never corrupts the lake.
+//! Everything lives in a scratch directory
+//! `LAKE/_imports/scratch/<pid>-<ns>-<seq>` removed when the run ends; a
+//! run that was killed leaves it behind, and the next run removes it (its
+//! process is gone; Linux only). Nothing in the lake proper depends on it,
+//! so a killed run never corrupts the lake.
 
 use crate::error::{out_err, ImportError};
 use std::fs::File;
@@ -70,7 +72,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// Creates `LAKE/_imports/scratch/<pid>-<ns>`, first removing the
+    /// Creates `LAKE/_imports/scratch/<pid>-<ns>-<seq>`, first removing the
     /// scratch directories of runs whose process is gone.
     pub(crate) fn new(lake: &Path) -> Result<Scratch, ImportError> {
         let base = lake.join("_imports").join("scratch");
