@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Import throughput: `goodhart import claude-code` against `ccusage daily
 # --json --offline` on the same generated transcript corpus, at several corpus
-# sizes (peak memory: a chunk working set plus a small per-event dedup index).
+# sizes (peak memory: a chunk working set (--chunk-mb) plus the dedup index's
+# in-memory budget (--index-mb); past it the index lives in sorted runs on disk,
+# so peak memory should not grow with the corpus).
 #
 # usage: benches/import_throughput.sh GOODHART_BIN [SIZES_MB] [RUNS]
 #   GOODHART_BIN  a release build, e.g.
 #                 CARGO_TARGET_DIR=/work/targets/import-release cargo build --release
 #   SIZES_MB      corpus sizes in MB, default "250 1024"
 #   RUNS          timed runs per tool and size (median reported), default 3
+#   GOODHART_ARGS (environment) extra options for goodhart import, e.g.
+#                 GOODHART_ARGS='--index-mb 1' to force the index onto disk
 #
 # The corpus replicates the claude-code test fixtures
 # (crates/import/tests/fixtures/claude-code: streaming duplicates, sidechain
 # replays, sub-agent files in both layouts, tool results, compactions, a
 # malformed line) with fresh message, request, tool-use, session and agent
 # ids per copy, so nothing deduplicates across copies; 500 copies per file,
-# both layouts kept. Times are wall clock from /usr/bin/time -v, peak memory
-# its maximum resident set size. ccusage is installed from npm, pinned (its
+# both layouts kept. Times are wall clock from /usr/bin/time -v (cpu_s: user
+# plus system CPU seconds, which depend less on other load), peak memory its
+# maximum resident set size. ccusage is installed from npm, pinned (its
 # native binary comes in @ccusage/ccusage-linux-x64). Every run writes a fresh
 # lake. The corpus and lakes live in a temporary directory removed at exit.
 set -euo pipefail
@@ -73,20 +78,21 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 wall() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' "$1"; }
 rss() { awk -F': ' '/Maximum resident set size/ {print $2}' "$1"; }
+cpu() { awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$1"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "goodhart: $("$BIN" --version 2>/dev/null || echo "$BIN"); ccusage $CCUSAGE_VERSION"
-printf '%-8s %-9s %9s %9s %10s %10s %11s\n' size tool wall_s MB/s events events/s peak_rss_MB
+echo "goodhart: $("$BIN" --version 2>/dev/null || echo "$BIN") ${GOODHART_ARGS:-}; ccusage $CCUSAGE_VERSION"
+printf '%-8s %-9s %9s %9s %9s %10s %10s %11s\n' size tool wall_s cpu_s MB/s events events/s peak_rss_MB
 for mb in $SIZES; do
   C="$WORK/corpus-$mb"
   gen "$C" "$mb" >"$WORK/gen.txt"
   bytes=$(du -sb "$C/projects" | cut -f1)
   for tool in goodhart ccusage; do
-    : >"$WORK/walls"; : >"$WORK/rss"
+    : >"$WORK/walls"; : >"$WORK/rss"; : >"$WORK/cpus"
     for r in $(seq "$RUNS"); do
       if [ "$tool" = goodhart ]; then
         rm -rf "$WORK/lake"
-        /usr/bin/time -v "$BIN" import claude-code "$C" --out "$WORK/lake" --user bench --json \
+        /usr/bin/time -v "$BIN" import claude-code "$C" --out "$WORK/lake" --user bench --json ${GOODHART_ARGS:-} \
           >"$WORK/gh.json" 2>"$WORK/time.txt" || { tail -5 "$WORK/time.txt"; exit 1; }
       else
         TZ=UTC CLAUDE_CONFIG_DIR="$C" /usr/bin/time -v "$CCUSAGE" daily --json --offline \
@@ -94,16 +100,17 @@ for mb in $SIZES; do
       fi
       wall "$WORK/time.txt" >>"$WORK/walls"
       rss "$WORK/time.txt" >>"$WORK/rss"
+      cpu "$WORK/time.txt" >>"$WORK/cpus"
     done
-    w=$(median <"$WORK/walls"); m=$(median <"$WORK/rss")
+    w=$(median <"$WORK/walls"); m=$(median <"$WORK/rss"); c=$(median <"$WORK/cpus")
     if [ "$tool" = goodhart ]; then
       ev=$(python3 -c "import json,sys; print(sum(json.load(open(sys.argv[1]))['totals']['events'].values()))" "$WORK/gh.json")
       printf -v gw '%s' "$w"
     else
       ev=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1])).get('daily',[])))" "$WORK/cc.json")
     fi
-    python3 -c "import sys; b,w,ev,m=map(float,sys.argv[1:5]); print(f'{sys.argv[5]:<8} {sys.argv[6]:<9} {w:9.2f} {b/1e6/w:9.1f} {int(ev):10d} {ev/w:10.0f} {m/1024:11.0f}')" \
-      "$bytes" "$w" "$ev" "$m" "${mb}MB" "$tool"
+    python3 -c "import sys; b,w,ev,m,c=map(float,sys.argv[1:6]); print(f'{sys.argv[6]:<8} {sys.argv[7]:<9} {w:9.2f} {c:9.2f} {b/1e6/w:9.1f} {int(ev):10d} {ev/w:10.0f} {m/1024:11.0f}')" \
+      "$bytes" "$w" "$ev" "$m" "$c" "${mb}MB" "$tool"
   done
   # Same per-day token totals on this corpus?
   python3 - "$WORK/cc.json" "$WORK/gh.json" <<'PY'

@@ -48,6 +48,12 @@ pub struct ImportArgs {
     /// corpus. Results are the same for any value.
     #[arg(long, value_name = "MB", default_value_t = goodhart::import::DEFAULT_CHUNK_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub chunk_mb: u64,
+    /// Megabytes of memory for the deduplication indexes (this run's keys
+    /// and earlier runs'); past it they spill to sorted runs in a scratch
+    /// directory under LAKE/_imports/, removed at the end. Peak memory does
+    /// not grow with the corpus. Results are the same for any value.
+    #[arg(long, value_name = "MB", default_value_t = goodhart::import::DEFAULT_INDEX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub index_mb: u64,
     /// Span or resource attribute naming the person in `otel-genai` traces
     /// (repeat it; the first present wins). Default: user.id, enduser.id.
     #[arg(long = "user-attribute", value_name = "KEY")]
@@ -108,6 +114,7 @@ fn go(a: ImportArgs) -> Result<u8, ImportError> {
     }
     opts.idle_gap_minutes = a.idle_gap;
     opts.chunk_bytes = a.chunk_mb.saturating_mul(1 << 20);
+    opts.index_bytes = a.index_mb.saturating_mul(1 << 20);
     if !a.user_attributes.is_empty() {
         opts.user_attributes = a.user_attributes;
     }

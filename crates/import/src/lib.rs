@@ -40,9 +40,12 @@
 //!   [`ImportOptions::chunk_bytes`] (default [`DEFAULT_CHUNK_BYTES`]; a
 //!   Claude Code session and its sub-agent files together), and each chunk's
 //!   Parquet parts are written before the next is read. Deduplication across
-//!   chunks keeps 32 bytes per event with an id (plus its hash-index
-//!   entries), not the events. The output is the same for any chunk size
-//!   and thread count; files whose events need sessions from idle gaps, or
+//!   chunks and against earlier runs keeps its index in memory up to
+//!   [`ImportOptions::index_bytes`] (default [`DEFAULT_INDEX_BYTES`]) and in
+//!   sorted runs on disk past it (a scratch directory under `LAKE/_imports/`,
+//!   removed at the end), so peak memory does not grow with the corpus. The
+//!   output is the same for any chunk size, index budget and thread count;
+//!   files whose events need sessions from idle gaps, or
 //!   whose already-written event a later, better duplicate beats, are read
 //!   and written a second time at the end.
 //!
@@ -95,6 +98,7 @@ mod error;
 mod formats;
 mod hash;
 mod identity;
+mod index;
 mod record;
 mod report;
 mod run;
@@ -117,6 +121,10 @@ pub const DEFAULT_IDLE_GAP_MINUTES: u64 = 30;
 
 /// Default size of a chunk of source files read at once (64 MiB).
 pub const DEFAULT_CHUNK_BYTES: u64 = 64 << 20;
+
+/// Default memory for the deduplication indexes (16 MiB): past it they
+/// spill to sorted runs on disk.
+pub const DEFAULT_INDEX_BYTES: u64 = 16 << 20;
 
 /// What to import and where.
 #[derive(Debug, Clone)]
@@ -147,6 +155,11 @@ pub struct ImportOptions {
     /// files are imported in chunks of about this size, so peak memory
     /// depends on it, not on the corpus. Results do not depend on it.
     pub chunk_bytes: u64,
+    /// Memory for the deduplication indexes (default
+    /// [`DEFAULT_INDEX_BYTES`]; half for this run's keys, half for earlier
+    /// runs'): past it they spill to sorted runs in a scratch directory
+    /// under `LAKE/_imports/`, removed at the end. Results do not depend on it.
+    pub index_bytes: u64,
 }
 
 impl ImportOptions {
@@ -165,6 +178,7 @@ impl ImportOptions {
             idle_gap_minutes: DEFAULT_IDLE_GAP_MINUTES,
             user_attributes: DEFAULT_USER_ATTRIBUTES.map(String::from).to_vec(),
             chunk_bytes: DEFAULT_CHUNK_BYTES,
+            index_bytes: DEFAULT_INDEX_BYTES,
         }
     }
 

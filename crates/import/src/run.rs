@@ -5,6 +5,7 @@
 use crate::error::{out_err, ImportError};
 use crate::formats::FileCtx;
 use crate::hash::sha256_hex;
+use crate::index::{Cand, CandStore, Rec, Scratch, SortedRuns, TAG_GROUP, TAG_KEY};
 use crate::record::{Ev, Parsed};
 use crate::report::{
     DayTokens, FileReport, ImportReport, QuarantinedRecord, Totals, MAX_LISTED_QUARANTINE,
@@ -369,8 +370,9 @@ struct Done {
 ///
 /// Memory stays bounded: files are read in chunks of about
 /// [`ImportOptions::chunk_bytes`] (path order; a Claude Code session and its
-/// sub-agent files together), each chunk deduplicated against a compact
-/// index of every earlier candidate (see [`Dedup`]) and written before the
+/// sub-agent files together), each chunk deduplicated against an index of
+/// every earlier candidate that spills to sorted runs on disk past
+/// [`ImportOptions::index_bytes`] (see [`Dedup`]) and written before the
 /// next is read. The result is the same for any chunking: deduplication
 /// replays exactly the whole-corpus rule, and the rare file whose written
 /// winner a later chunk beats is written again at the end, as are files
@@ -413,15 +415,14 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
         .filter(|p| p.status == Status::Rewritten)
         .map(|p| p.key.as_str())
         .collect();
-    let mut old = KeyIndex::default();
+    let mut dd = Dedup::new(lake, opts.index_bytes)?;
     for (k, _) in prior
         .iter()
         .filter(|(k, _)| !rewritten.contains(k.as_str()))
     {
-        old.load(&keys_path(lake, fname, k))?;
+        load_old_keys(&keys_path(lake, fname, k), &mut dd.old)?;
     }
 
-    let mut dd = Dedup::default();
     let mut sess = Sessions::default();
     let mut done: Vec<Option<Done>> = (0..pres.len()).map(|_| None).collect();
     // Files to write (again) at the end, with their first read: bytes and hash.
@@ -433,10 +434,11 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
             .map(|&o| read_parse(opts, &pres[o], o, None))
             .collect::<Result<_, _>>()?;
         let first = chunk[0];
+        dd.begin_chunk(&works)?;
         for w in &mut works {
-            w.cand_start = dd.cands.len() as u32;
+            w.cand_start = dd.cands.len();
             for e in &w.parsed.events {
-                if let Some(g) = dd.add(e, &old, w.ord) {
+                if let Some(g) = dd.add(e, w.ord)? {
                     if g < first {
                         // A file of an earlier chunk lost its winner.
                         if let Some(d) = done[g].take() {
@@ -449,8 +451,8 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
         }
         let mut finish = Vec::new();
         for mut w in works {
-            dd.apply(&mut w);
-            resolve_users(&mut w, opts, &mut dd);
+            dd.apply(&mut w)?;
+            resolve_users(&mut w, opts, &mut dd)?;
             let cands = w.cand_start..cands_end(&w);
             if sess.collect(&w) {
                 redo.insert(w.ord, (w.read_len, w.sha256.clone(), cands));
@@ -458,13 +460,14 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
                 finish.push(w);
             }
         }
+        dd.end_chunk()?;
         for (o, d) in finish_all(finish, &prior, opts)? {
             done[o] = Some(d);
         }
     }
 
     // Files with events to sessionise, and files that lost a winner.
-    let sessions = sess.finish(&dd, opts);
+    let sessions = sess.finish(&dd, opts)?;
     let items: Vec<(usize, &Pre)> = redo.keys().map(|&o| (o, &pres[o])).collect();
     for chunk in plan_chunks(format, &items, opts.chunk_bytes) {
         let mut works: Vec<FileWork> = chunk
@@ -476,8 +479,8 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
             .collect::<Result<_, _>>()?;
         for w in &mut works {
             w.cand_start = redo[&w.ord].2.start;
-            dd.apply(w);
-            resolve_users(w, opts, &mut dd);
+            dd.apply(w)?;
+            resolve_users(w, opts, &mut dd)?;
             sessions.assign(w);
         }
         for (o, d) in finish_all(works, &prior, opts)? {
@@ -507,12 +510,7 @@ pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
                 let _ = std::fs::remove_file(keys_path(lake, fname, &w.key));
             }
             // Keys of this file's surviving events, appended to earlier ones.
-            append_keys(
-                lake,
-                fname,
-                &w.key,
-                (d.cands.start as usize..d.cands.end as usize).map(|i| &dd.cands[i]),
-            )?;
+            append_keys(lake, fname, &w.key, &dd.cands.range(d.cands.clone())?)?;
         } else {
             entry.mtime_ns = w.mtime_ns;
         }
@@ -604,10 +602,14 @@ fn remove_parts(lake: &Path, parts: &[String]) -> Result<(), ImportError> {
 
 /// Resolves the users of `w`'s surviving events through the identity map;
 /// events without any user are dropped (quarantined as `no_user`).
-fn resolve_users(w: &mut FileWork, opts: &ImportOptions, dd: &mut Dedup) {
+fn resolve_users(
+    w: &mut FileWork,
+    opts: &ImportOptions,
+    dd: &mut Dedup,
+) -> Result<(), ImportError> {
     let fname = opts.format.name();
     let fallback = w.user.clone();
-    let mut c = w.cand_start as usize;
+    let mut c = w.cand_start;
     for (i, e) in w.parsed.events.iter_mut().enumerate() {
         let keyed = e.key != 0 || e.group != 0;
         let cand = c;
@@ -625,11 +627,14 @@ fn resolve_users(w: &mut FileWork, opts: &ImportOptions, dd: &mut Dedup) {
                 w.dropped[i] = true;
                 w.no_user_lines.insert(e.line);
                 if keyed {
-                    dd.cands[cand].no_user = true;
+                    let mut k = dd.cands.get(cand)?;
+                    k.no_user = true;
+                    dd.cands.set(cand, k)?;
                 }
             }
         }
     }
+    Ok(())
 }
 
 /// Writes the given files' parts (in parallel) and builds what the manifest
@@ -700,59 +705,56 @@ fn keys_path(lake: &Path, format: &str, key: &str) -> PathBuf {
         .join(format!("{}.keys", file_id(key)))
 }
 
-/// Dedup keys of imported events: `(key, group, sidechain)`.
-#[derive(Debug, Default)]
-struct KeyIndex {
-    keys: HashSet<u64>,
-    /// group -> any of its events was a sidechain one.
-    groups: HashMap<u64, bool>,
+/// Reads the keys an earlier run wrote for one file (`(key, group,
+/// sidechain)`, 17 bytes each) into `old`: a key record per key, a group
+/// record per group with value 1 if any of its events was a sidechain one.
+/// Streams the file, so memory stays within `old`'s budget.
+fn load_old_keys(p: &Path, old: &mut SortedRuns) -> Result<(), ImportError> {
+    use std::io::Read;
+    let manifest_err = |e: std::io::Error| ImportError::Manifest {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    let f = match std::fs::File::open(p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(manifest_err(e)),
+    };
+    let mut rd = std::io::BufReader::with_capacity(256 << 10, f);
+    let mut r = [0u8; 17];
+    let mut n = 0u64;
+    loop {
+        match rd.read_exact(&mut r) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(manifest_err(e)),
+        }
+        let k = u64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
+        let g = u64::from_le_bytes(r[8..16].try_into().expect("8 bytes"));
+        if k != 0 {
+            old.push(Rec {
+                hash: k,
+                tag: TAG_KEY,
+                val: 0,
+            });
+        }
+        if g != 0 {
+            old.push(Rec {
+                hash: g,
+                tag: TAG_GROUP,
+                val: u32::from(r[16] != 0),
+            });
+        }
+        n += 1;
+        if n.is_multiple_of(1 << 16) {
+            old.seal()?;
+        }
+    }
+    old.seal()
 }
 
-impl KeyIndex {
-    fn load(&mut self, p: &Path) -> Result<(), ImportError> {
-        let b = match std::fs::read(p) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => {
-                return Err(ImportError::Manifest {
-                    path: p.to_path_buf(),
-                    message: e.to_string(),
-                })
-            }
-        };
-        for r in b.chunks_exact(17) {
-            let k = u64::from_le_bytes(r[..8].try_into().expect("8 bytes"));
-            let g = u64::from_le_bytes(r[8..16].try_into().expect("8 bytes"));
-            let side = r[16] != 0;
-            if k != 0 {
-                self.keys.insert(k);
-            }
-            if g != 0 {
-                let s = self.groups.entry(g).or_insert(false);
-                *s |= side;
-            }
-        }
-        Ok(())
-    }
-
-    fn contains(&self, e: &Ev) -> bool {
-        if e.key != 0 && self.keys.contains(&e.key) {
-            return true;
-        }
-        e.group != 0
-            && self
-                .groups
-                .get(&e.group)
-                .is_some_and(|&side| side || e.sidechain)
-    }
-}
-
-fn append_keys<'a>(
-    lake: &Path,
-    format: &str,
-    key: &str,
-    cands: impl Iterator<Item = &'a Cand>,
-) -> Result<(), ImportError> {
+/// Appends the keys of `cands`' surviving events to the file's key file.
+fn append_keys(lake: &Path, format: &str, key: &str, cands: &[Cand]) -> Result<(), ImportError> {
     let mut buf = Vec::new();
     for c in cands {
         if c.dropped || c.no_user {
@@ -768,49 +770,147 @@ fn append_keys<'a>(
     write_atomic(&p, &all)
 }
 
-/// What deduplication keeps of one candidate event with a key or a group
-/// (32 bytes, whatever the event holds).
-#[derive(Debug, Clone, Copy)]
-struct Cand {
-    key: u64,
-    group: u64,
-    weight: u64,
-    /// Position of its file in path order.
-    file: u32,
-    side: bool,
-    /// Lost to a duplicate (or imported by an earlier run).
-    dropped: bool,
-    /// Dropped for want of a user (after deduplication).
-    no_user: bool,
-}
-
 /// Deduplicates candidate events across files (in path order) and against
 /// earlier runs. Rank: non-sidechain first, then larger weight, then first
-/// seen. Holds only [`Cand`]s and two hash indexes, so the events of a
-/// chunk can be written and freed before the next chunk is read; the rule
-/// is applied exactly as if every file were in memory at once.
-#[derive(Debug, Default)]
+/// seen.
+///
+/// Memory does not grow with the corpus: the candidates live in a scratch
+/// file ([`CandStore`]; those of the current chunk in memory), the winner
+/// per key and the winners per group in sorted runs ([`SortedRuns`], within
+/// [`ImportOptions::index_bytes`]), and the keys of earlier runs likewise.
+/// Each chunk first looks up its own keys and groups in one sequential pass
+/// over the runs ([`Dedup::begin_chunk`]); its candidates are then ranked
+/// one by one against that view exactly as if every file were in memory at
+/// once, and what changed is appended to the runs ([`Dedup::end_chunk`]).
+/// The runs hold: for a key, the candidate it points to (the last one
+/// written, which is the largest id); for a group, every candidate that
+/// was its winner when it arrived (ascending id = arrival order).
+#[derive(Debug)]
 struct Dedup {
-    cands: Cands,
-    /// Current winner per key / per group.
+    cands: CandStore,
+    index: SortedRuns,
+    old: SortedRuns,
+    /// This chunk's view: winner per key, winners per group (arrival order).
     by_key: HashMap<u64, u32>,
-    /// Winners per group, in order: the first here (most groups have one),
-    /// the others in `more_group`.
-    by_group: HashMap<u64, u32>,
-    more_group: HashMap<u64, Vec<u32>>,
+    by_group: HashMap<u64, Vec<u32>>,
+    /// This chunk's view of earlier runs: keys; group -> any sidechain.
+    old_keys: HashSet<u64>,
+    old_groups: HashMap<u64, bool>,
+    /// Kept last so that the files above are closed before it is removed.
+    _scratch: Scratch,
 }
 
 impl Dedup {
+    fn new(lake: &Path, index_bytes: u64) -> Result<Dedup, ImportError> {
+        let scratch = Scratch::new(lake)?;
+        Ok(Dedup {
+            cands: CandStore::new(&scratch)?,
+            index: SortedRuns::new(&scratch, "index", index_bytes / 2, true),
+            old: SortedRuns::new(&scratch, "earlier", index_bytes / 2, false),
+            by_key: HashMap::new(),
+            by_group: HashMap::new(),
+            old_keys: HashSet::new(),
+            old_groups: HashMap::new(),
+            _scratch: scratch,
+        })
+    }
+
+    /// Loads what the index and earlier runs hold about the keys and groups
+    /// of `works`' events.
+    fn begin_chunk(&mut self, works: &[FileWork]) -> Result<(), ImportError> {
+        let mut q: Vec<(u64, u32)> = Vec::new();
+        for e in works.iter().flat_map(|w| &w.parsed.events) {
+            if e.key != 0 {
+                q.push((e.key, TAG_KEY));
+            }
+            if e.group != 0 {
+                q.push((e.group, TAG_GROUP));
+            }
+        }
+        q.sort_unstable();
+        q.dedup();
+        let (by_key, by_group) = (&mut self.by_key, &mut self.by_group);
+        self.index.probe(&q, |r| {
+            if r.tag == TAG_KEY {
+                let v = by_key.entry(r.hash).or_insert(r.val);
+                *v = (*v).max(r.val);
+            } else {
+                by_group.entry(r.hash).or_default().push(r.val);
+            }
+        })?;
+        for v in by_group.values_mut() {
+            v.sort_unstable();
+        }
+        let (old_keys, old_groups) = (&mut self.old_keys, &mut self.old_groups);
+        self.old.probe(&q, |r| {
+            if r.tag == TAG_KEY {
+                old_keys.insert(r.hash);
+            } else {
+                *old_groups.entry(r.hash).or_insert(false) |= r.val != 0;
+            }
+        })
+    }
+
+    /// Moves the chunk's candidates to the scratch file and its index
+    /// records to the runs; forgets the chunk's view.
+    fn end_chunk(&mut self) -> Result<(), ImportError> {
+        self.cands.flush()?;
+        self.index.seal()?;
+        self.by_key = HashMap::new();
+        self.by_group = HashMap::new();
+        self.old_keys = HashSet::new();
+        self.old_groups = HashMap::new();
+        Ok(())
+    }
+
+    fn old_contains(&self, e: &Ev) -> bool {
+        if e.key != 0 && self.old_keys.contains(&e.key) {
+            return true;
+        }
+        e.group != 0
+            && self
+                .old_groups
+                .get(&e.group)
+                .is_some_and(|&side| side || e.sidechain)
+    }
+
+    /// Points `key` at candidate `id`.
+    fn set_key(&mut self, key: u64, id: u32) {
+        if key != 0 {
+            self.by_key.insert(key, id);
+            self.index.push(Rec {
+                hash: key,
+                tag: TAG_KEY,
+                val: id,
+            });
+        }
+    }
+
+    fn push_group(&mut self, group: u64, id: u32) {
+        self.by_group.entry(group).or_default().push(id);
+        self.index.push(Rec {
+            hash: group,
+            tag: TAG_GROUP,
+            val: id,
+        });
+    }
+
+    fn set_dropped(&mut self, id: u32) -> Result<(), ImportError> {
+        let mut c = self.cands.get(id)?;
+        c.dropped = true;
+        self.cands.set(id, c)
+    }
+
     /// Adds the next candidate `e` of file `file` (events without key and
     /// group are not candidates). Returns the file of an earlier winner
-    /// that `e` displaced.
-    fn add(&mut self, e: &Ev, old: &KeyIndex, file: usize) -> Option<usize> {
+    /// that `e` displaced. Its key and group must be in the current chunk's
+    /// view ([`Dedup::begin_chunk`]).
+    fn add(&mut self, e: &Ev, file: usize) -> Result<Option<usize>, ImportError> {
         if e.key == 0 && e.group == 0 {
-            return None;
+            return Ok(None);
         }
-        let id = u32::try_from(self.cands.len()).expect("fewer than 4 billion events per run");
         let (key, group, side) = (e.key, e.group, e.sidechain);
-        self.cands.push(Cand {
+        let id = self.cands.push(Cand {
             key,
             group,
             weight: e.weight,
@@ -819,111 +919,63 @@ impl Dedup {
             dropped: false,
             no_user: false,
         });
-        if old.contains(e) {
-            self.cands[id as usize].dropped = true;
-            return None;
+        if self.old_contains(e) {
+            self.set_dropped(id)?;
+            return Ok(None);
         }
-        let cands = &self.cands;
-        let mut rival = self
-            .by_key
-            .get(&key)
-            .copied()
-            .filter(|&j| key != 0 && !cands[j as usize].dropped);
+        let mut rival = None;
+        if key != 0 {
+            if let Some(&j) = self.by_key.get(&key) {
+                let r = self.cands.get(j)?;
+                if !r.dropped {
+                    rival = Some((j, r));
+                }
+            }
+        }
         if rival.is_none() && group != 0 {
-            let ok = |j: &u32| {
-                let r = &cands[*j as usize];
-                !r.dropped && (side || r.side)
-            };
-            rival = self.by_group.get(&group).copied().filter(ok).or_else(|| {
-                self.more_group
-                    .get(&group)
-                    .and_then(|v| v.iter().copied().find(ok))
-            });
+            if let Some(members) = self.by_group.get(&group) {
+                for &j in members {
+                    let r = self.cands.get(j)?;
+                    if !r.dropped && (side || r.side) {
+                        rival = Some((j, r));
+                        break;
+                    }
+                }
+            }
         }
         match rival {
-            Some(j) => {
-                let r = self.cands[j as usize];
+            Some((j, r)) => {
                 if (!side, e.weight) > (!r.side, r.weight) {
-                    self.cands[j as usize].dropped = true;
-                    self.by_key.insert(r.key, id);
-                    self.by_key.insert(key, id);
+                    self.set_dropped(j)?;
+                    self.set_key(r.key, id);
+                    self.set_key(key, id);
                     if group != 0 {
                         self.push_group(group, id);
                     }
-                    return Some(r.file as usize);
+                    return Ok(Some(r.file as usize));
                 }
-                self.cands[id as usize].dropped = true;
+                self.set_dropped(id)?;
             }
             None => {
-                if key != 0 {
-                    self.by_key.insert(key, id);
-                }
+                self.set_key(key, id);
                 if group != 0 {
                     self.push_group(group, id);
                 }
             }
         }
-        None
-    }
-
-    fn push_group(&mut self, group: u64, id: u32) {
-        match self.by_group.entry(group) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(id);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                self.more_group.entry(group).or_default().push(id);
-            }
-        }
+        Ok(None)
     }
 
     /// Marks `w`'s events that lost (as far as known now) as dropped.
-    fn apply(&self, w: &mut FileWork) {
-        let mut c = w.cand_start as usize;
+    fn apply(&self, w: &mut FileWork) -> Result<(), ImportError> {
+        let cands = self.cands.range(w.cand_start..cands_end(w))?;
+        let mut c = cands.iter();
         for (i, e) in w.parsed.events.iter().enumerate() {
             if e.key != 0 || e.group != 0 {
-                w.dropped[i] = self.cands[c].dropped;
-                c += 1;
+                w.dropped[i] = c.next().expect("one candidate per keyed event").dropped;
             }
         }
-    }
-}
-
-/// Candidates in segments of fixed size: growing never copies them (a
-/// doubling `Vec` would briefly hold the old and the new buffer).
-#[derive(Debug, Default)]
-struct Cands {
-    segs: Vec<Vec<Cand>>,
-    len: usize,
-}
-
-/// Candidates per segment.
-const SEG: usize = 1 << 16;
-
-impl Cands {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn push(&mut self, c: Cand) {
-        if self.len.is_multiple_of(SEG) {
-            self.segs.push(Vec::with_capacity(SEG));
-        }
-        self.segs.last_mut().expect("a segment").push(c);
-        self.len += 1;
-    }
-}
-
-impl std::ops::Index<usize> for Cands {
-    type Output = Cand;
-    fn index(&self, i: usize) -> &Cand {
-        &self.segs[i / SEG][i % SEG]
-    }
-}
-
-impl std::ops::IndexMut<usize> for Cands {
-    fn index_mut(&mut self, i: usize) -> &mut Cand {
-        &mut self.segs[i / SEG][i % SEG]
+        Ok(())
     }
 }
 
@@ -957,17 +1009,18 @@ impl Sessions {
 
     /// Splits each user's times into sessions: a new session starts after
     /// an idle gap longer than `opts.idle_gap_minutes`.
-    fn finish(self, dd: &Dedup, opts: &ImportOptions) -> SessionMap {
+    fn finish(self, dd: &Dedup, opts: &ImportOptions) -> Result<SessionMap, ImportError> {
         let gap = i64::try_from(opts.idle_gap_minutes)
             .unwrap_or(i64::MAX / US_PER_MIN)
             .saturating_mul(US_PER_MIN);
         let mut by_user = HashMap::new();
         for (user, v) in self.by_user {
-            let mut ts: Vec<i64> = v
-                .into_iter()
-                .filter(|&(_, c)| c == u32::MAX || !dd.cands[c as usize].dropped)
-                .map(|(t, _)| t)
-                .collect();
+            let mut ts = Vec::with_capacity(v.len());
+            for (t, c) in v {
+                if c == u32::MAX || !dd.cands.get(c)?.dropped {
+                    ts.push(t);
+                }
+            }
             ts.sort_unstable();
             let mut starts = Vec::with_capacity(ts.len());
             let mut start = i64::MIN;
@@ -981,11 +1034,11 @@ impl Sessions {
             }
             by_user.insert(user, (ts, starts));
         }
-        SessionMap {
+        Ok(SessionMap {
             by_user,
             format: opts.format,
             hasher: opts.hasher.clone(),
-        }
+        })
     }
 }
 

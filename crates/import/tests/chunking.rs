@@ -16,8 +16,21 @@ fn import_with(
     chunk_bytes: u64,
     threads: usize,
 ) -> ImportReport {
+    import_indexed(format, srcs, lake, chunk_bytes, threads, u64::MAX)
+}
+
+/// [`import_with`] with a memory budget for the deduplication indexes.
+fn import_indexed(
+    format: Format,
+    srcs: &[PathBuf],
+    lake: &Path,
+    chunk_bytes: u64,
+    threads: usize,
+    index_bytes: u64,
+) -> ImportReport {
     let mut o = ImportOptions::new(format, srcs.to_vec(), lake.to_path_buf());
     o.chunk_bytes = chunk_bytes;
+    o.index_bytes = index_bytes;
     match format {
         Format::ClaudeCode => {
             o.user_from_path = Some(UserPattern::parse("{user}/.claude/projects/**").unwrap());
@@ -56,13 +69,21 @@ fn every_format_gives_the_same_events_and_accounting_for_any_chunk_size_and_thre
         let whole = import_with(format, &src, &dir.path().join("a"), u64::MAX, 2);
         let tiny = import_with(format, &src, &dir.path().join("b"), 1, 2);
         let one_thread = import_with(format, &src, &dir.path().join("c"), 1, 1);
+        // An index budget of one record: every chunk spills a run.
+        let spilled = import_indexed(format, &src, &dir.path().join("d"), 1, 2, 32);
         assert!(whole.totals.events.values().sum::<u64>() > 0, "{format}");
         assert_eq!(comparable(&whole), comparable(&tiny), "{format}");
         assert_eq!(comparable(&whole), comparable(&one_thread), "{format}");
+        assert_eq!(comparable(&whole), comparable(&spilled), "{format}");
         let a = sorted_rows(&dir.path().join("a"));
         assert!(!a.is_empty(), "{format}");
         assert_eq!(a, sorted_rows(&dir.path().join("b")), "{format}");
         assert_eq!(a, sorted_rows(&dir.path().join("c")), "{format}");
+        assert_eq!(a, sorted_rows(&dir.path().join("d")), "{format}");
+        assert!(
+            !dir.path().join("d/_imports/scratch").exists(),
+            "{format}: the scratch directory is removed"
+        );
         // Same part files too, so `goodhart scan` reads the same lake.
         let parts = |l: &str| -> Vec<String> {
             let base = dir.path().join(l);
@@ -152,4 +173,178 @@ fn a_streaming_duplicate_spanning_two_chunks_is_deduplicated_and_the_later_bette
     let again = import_with(Format::ClaudeCode, &src, &dir.path().join("b"), 1, 2);
     assert_eq!(again.totals.files_imported, 0);
     assert_eq!(count(&rows(&dir.path().join("b")), "request"), 2);
+}
+
+/// A small deterministic generator for the corpus below.
+fn lcg(s: &mut u64) -> u64 {
+    *s = s
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *s >> 33
+}
+
+/// Writes `sessions` transcripts under `root/projects`, drawing message ids
+/// from a pool of `pool` shared by every file: streaming duplicates in the
+/// same and in other files (with larger or smaller usage), sidechain
+/// replays under a new request id. Returns the message ids written.
+fn duplicate_heavy_corpus(
+    root: &Path,
+    tag: &str,
+    sessions: usize,
+    pool: u64,
+    seed: u64,
+) -> std::collections::BTreeSet<String> {
+    let mut s = seed;
+    let mut msgs = std::collections::BTreeSet::new();
+    for f in 0..sessions {
+        let dir = root.join(format!("projects/-{tag}{}", f % 4));
+        std::fs::create_dir_all(&dir).unwrap();
+        let session = format!("{tag}s{f}");
+        let mut lines = Vec::new();
+        for l in 0..25 {
+            let m = lcg(&mut s) % pool;
+            let msg = format!("msg_{m}");
+            let side = lcg(&mut s).is_multiple_of(5);
+            // A sidechain replay carries a request id of its own.
+            let req = if side {
+                format!("req_side_{m}_{f}")
+            } else {
+                format!("req_{m}")
+            };
+            let out = 1 + lcg(&mut s) % 50;
+            let ts = format!("2026-10-0{}T10:{:02}:{:02}.000Z", 5 + m % 3, m % 60, l);
+            lines.push(assistant(&session, side, &msg, &req, out, &ts));
+            msgs.insert(msg);
+        }
+        std::fs::write(
+            dir.join(format!("{session}.jsonl")),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    msgs
+}
+
+/// Every import (report and rows) equals the first, unbounded one; no
+/// scratch directory is left.
+fn same_as_the_first(reports: &[ImportReport], budgets: &[u64], lake: &dyn Fn(usize) -> PathBuf) {
+    for i in 1..budgets.len() {
+        let b = budgets[i];
+        assert_eq!(
+            comparable(&reports[0]),
+            comparable(&reports[i]),
+            "budget {b}"
+        );
+        assert_eq!(sorted_rows(&lake(0)), sorted_rows(&lake(i)), "budget {b}");
+        assert!(!lake(i).join("_imports/scratch").exists(), "budget {b}");
+    }
+}
+
+#[test]
+fn a_tiny_index_budget_spills_sorted_runs_and_gives_the_same_lake_across_two_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("src/erin/.claude");
+    let b = dir.path().join("src/frank/.claude");
+    let msgs_a = duplicate_heavy_corpus(&a, "a", 24, 120, 3);
+    // Budgets: unbounded, 32 bytes (one record: every chunk spills a run,
+    // runs merge as they pile up), 4 KiB (spills every few chunks).
+    let budgets = [u64::MAX, 32, 4096];
+    let lake = |i: usize| dir.path().join(format!("lake{i}"));
+    let mut first = Vec::new();
+    for (i, &ib) in budgets.iter().enumerate() {
+        // Chunks of one session each: duplicates span chunks and runs.
+        let r = import_indexed(
+            Format::ClaudeCode,
+            std::slice::from_ref(&a),
+            &lake(i),
+            1,
+            2,
+            ib,
+        );
+        first.push(r);
+    }
+    let rows0 = rows(&lake(0));
+    // One request per message id (key or sidechain group), whatever file
+    // and chunk its copies are in.
+    assert_eq!(count(&rows0, "request"), msgs_a.len());
+    assert!(
+        first[0]
+            .totals
+            .skipped
+            .get("duplicate_request")
+            .copied()
+            .unwrap_or(0)
+            > 100
+    );
+    same_as_the_first(&first, &budgets, &lake);
+    // Second import: new transcripts re-using the same message ids (and
+    // new ones), plus lines appended to one imported file. Earlier runs'
+    // keys are read from `_imports/` into the (spilled) index.
+    let msgs_b = duplicate_heavy_corpus(&b, "b", 16, 200, 11);
+    let grown = a.join("projects/-a0/as0.jsonl");
+    let mut t = std::fs::read_to_string(&grown).unwrap();
+    t.push_str(&assistant(
+        "as0",
+        false,
+        "msg_3",
+        "req_3",
+        99,
+        "2026-10-05T11:00:00.000Z",
+    ));
+    t.push('\n');
+    t.push_str(&assistant(
+        "as0",
+        false,
+        "msg_new",
+        "req_new",
+        5,
+        "2026-10-05T11:00:01.000Z",
+    ));
+    t.push('\n');
+    std::fs::write(&grown, t).unwrap();
+    let mut second = Vec::new();
+    for (i, &ib) in budgets.iter().enumerate() {
+        let r = import_indexed(
+            Format::ClaudeCode,
+            &[a.clone(), b.clone()],
+            &lake(i),
+            1,
+            2,
+            ib,
+        );
+        second.push(r);
+    }
+    let rows0 = rows(&lake(0));
+    let mut all: std::collections::BTreeSet<String> = msgs_a.union(&msgs_b).cloned().collect();
+    all.insert("msg_3".into());
+    all.insert("msg_new".into());
+    assert_eq!(count(&rows0, "request"), all.len());
+    assert_eq!(second[0].totals.files_imported, 17);
+    same_as_the_first(&second, &budgets, &lake);
+    // A third identical run adds nothing.
+    let again = import_indexed(Format::ClaudeCode, &[a, b], &lake(1), 1, 2, 32);
+    assert_eq!(again.totals.files_imported, 0);
+    assert_eq!(count(&rows(&lake(1)), "request"), all.len());
+}
+
+#[test]
+fn a_scratch_directory_left_by_a_killed_run_is_removed_and_the_next_import_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("src/erin/.claude");
+    let msgs = duplicate_heavy_corpus(&a, "a", 6, 40, 5);
+    let lake = dir.path().join("lake");
+    // What a run killed mid-way leaves: its scratch runs (pid 0 never runs
+    // an import), and no manifest.
+    let stale = lake.join("_imports/scratch/0-1-0");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("index-000001.run"), [7u8; 64]).unwrap();
+    let r = import_indexed(Format::ClaudeCode, &[a], &lake, 1, 2, 32);
+    assert_eq!(
+        r.totals.events.get("request").copied(),
+        Some(msgs.len() as u64)
+    );
+    assert_eq!(count(&rows(&lake), "request"), msgs.len());
+    if cfg!(target_os = "linux") {
+        assert!(!lake.join("_imports/scratch").exists());
+    }
 }
