@@ -345,6 +345,8 @@ pub fn evaluate(labels: &RecordBatch, scores: &RecordBatch) -> Result<EvalReport
 }
 
 /// [`evaluate`] with the isolation-forest baseline's seed.
+// One piece: every measure of the report over the same joined label and score rows, one block per
+// measure.
 pub fn evaluate_seeded(
     labels: &RecordBatch,
     scores: &RecordBatch,

@@ -377,6 +377,9 @@ struct Done {
 /// replays exactly the whole-corpus rule, and the rare file whose written
 /// winner a later chunk beats is written again at the end, as are files
 /// with events to sessionise (their sessions need every user's times).
+// One piece: the order of effects (chunk read, deduplicated, written, then keys and manifest
+// recorded) is what makes an import idempotent and a killed run recoverable; it is checked by
+// reading it top to bottom here.
 pub(crate) fn run(opts: &ImportOptions) -> Result<ImportReport, ImportError> {
     let format = opts.format;
     let fname = format.name();
@@ -1150,6 +1153,9 @@ fn date_of(ts_us: i64) -> String {
 }
 
 /// Writes one file's surviving events (one part per UTC date) and builds its report.
+// One piece: one file's events validated and written (one part per UTC date), then its
+// accounting (records read = events + skipped + quarantined) built from the counters of those
+// same steps, so the identity is made in one place.
 fn finish_file(
     w: &mut FileWork,
     entry: &mut Entry,

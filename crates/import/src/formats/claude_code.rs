@@ -389,6 +389,9 @@ impl State<'_> {
 
     /// An assistant line; `progress` = Some((outer session id, agent)) for a
     /// sub-agent message mirrored in a progress line.
+    // One piece: one transcript line read once, in the order that decides its
+    // fate (usage checked before anything is emitted, then the request, then
+    // its tool uses); the steps share the line's borrowed fields.
     fn assistant(&mut self, line: &Line<'_>, progress: Option<(Option<&str>, String)>) -> Fate {
         let Some(raw_msg) = line.message else {
             return Fate::Quarantine("missing_message");
@@ -515,6 +518,9 @@ impl State<'_> {
         }
     }
 
+    // One piece: one transcript line read once; its tool results become
+    // spawns, loads and changes in one pass over its content blocks, which
+    // share the line's borrowed fields.
     fn user(&mut self, line: &Line<'_>) -> Fate {
         let agent = self.agent_of(line);
         let Some(content) = line.message().and_then(|m| m.content) else {

@@ -197,6 +197,8 @@ fn key(kind: &str, id: Option<&str>, it: &Item<'_>) -> u64 {
     hash_str(&format!("otel\0{kind}\0{}", it.obj))
 }
 
+// One table: one arm per documented event name (api_request, tool_result, tool_decision,
+// compaction, ...), each mapping its attributes to events; a dispatch, not a sequence.
 fn record(
     ctx: &FileCtx<'_>,
     it: &Item<'_>,
