@@ -107,12 +107,13 @@ impl StateStore {
                  FROM waste_ledger ORDER BY week, team, pattern",
             )
             .map_err(err)?;
-        let date = |s: String| NaiveDate::parse_from_str(&s, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
         let rows = st
             .query_map([], |r| {
-                Ok(LedgerEntry {
-                    figures: WeeklyWaste {
-                        week: date(r.get(0)?),
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(10)?,
+                    WeeklyWaste {
+                        week: NaiveDate::MIN,
                         team: r.get(1)?,
                         pattern: r.get(2)?,
                         team_users: r.get::<_, i64>(3)? as u64,
@@ -123,12 +124,20 @@ impl StateStore {
                         users_involved: r.get::<_, Option<i64>>(8)?.map(|x| x as u64),
                         spend_usd: r.get(9)?,
                     },
-                    as_of: date(r.get(10)?),
-                })
+                ))
             })
             .map_err(err)?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(err)?;
+        // A date that does not parse is a damaged state, never a silent default.
+        let rows = rows
+            .into_iter()
+            .map(|(week, as_of, mut figures)| {
+                figures.week = crate::store::parse_date(&path, "waste_ledger.week", &week)?;
+                let as_of = crate::store::parse_date(&path, "waste_ledger.as_of", &as_of)?;
+                Ok(LedgerEntry { figures, as_of })
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }
 }
@@ -172,5 +181,20 @@ mod tests {
         drop(s);
         let mut s = StateStore::open(dir.path()).unwrap();
         assert_eq!(s.ledger().unwrap(), l);
+    }
+    #[test]
+    fn a_damaged_date_is_an_error_naming_the_column_not_a_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = StateStore::open(dir.path()).unwrap();
+        s.record_ledger(&[row("2026-10-05", "web", 100)]).unwrap();
+        s.conn()
+            .execute("UPDATE waste_ledger SET week = 'last week'", [])
+            .unwrap();
+        match s.ledger() {
+            Err(crate::AlertError::CorruptState { what, value, .. }) => {
+                assert_eq!((what, value.as_str()), ("waste_ledger.week", "last week"));
+            }
+            other => panic!("expected CorruptState, got {other:?}"),
+        }
     }
 }

@@ -1296,7 +1296,7 @@ pub(crate) fn sql_err(path: &Path, e: rusqlite::Error) -> AlertError {
     }
 }
 
-fn parse_date(path: &Path, what: &'static str, s: &str) -> Result<NaiveDate> {
+pub(crate) fn parse_date(path: &Path, what: &'static str, s: &str) -> Result<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| AlertError::CorruptState {
         path: path.to_path_buf(),
         what,
