@@ -39,10 +39,9 @@ const SESSIONS: &str = "session feature table";
 ///
 /// The evidence's fields read through (`explanation.pattern`), as `Deref`
 /// makes an `Explanation` usable wherever its evidence is.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
     /// What an alert carries of this explanation.
-    #[serde(flatten)]
     pub evidence: Evidence,
     /// Number of peers behind `typical`, `p95` and `percentile`.
     pub peers: usize,
@@ -59,6 +58,29 @@ impl std::ops::Deref for Explanation {
 
     fn deref(&self) -> &Evidence {
         &self.evidence
+    }
+}
+
+/// One flat JSON object (the `explanations` column of `user_scores.parquet`),
+/// its fields in the order they have always had: the evidence's figures,
+/// then the detector's, then the sessions and the sentence.
+impl Serialize for Explanation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let e = &self.evidence;
+        let mut o = s.serialize_struct("Explanation", 11)?;
+        o.serialize_field("pattern", &e.pattern)?;
+        o.serialize_field("feature", &e.feature)?;
+        o.serialize_field("value", &e.value)?;
+        o.serialize_field("typical", &e.typical)?;
+        o.serialize_field("p95", &e.p95)?;
+        o.serialize_field("percentile", &e.percentile)?;
+        o.serialize_field("peers", &self.peers)?;
+        o.serialize_field("strength", &self.strength)?;
+        o.serialize_field("fired", &self.fired)?;
+        o.serialize_field("sessions", &e.sessions)?;
+        o.serialize_field("text", &e.text)?;
+        o.end()
     }
 }
 
@@ -1411,6 +1433,29 @@ mod tests {
     fn u64s(v: Vec<u64>) -> ArrayRef {
         Arc::new(UInt64Array::from(v))
     }
+    #[test]
+    fn an_explanation_is_one_flat_json_object_in_the_published_field_order() {
+        let e = Explanation {
+            evidence: Evidence {
+                pattern: "prompt-loop".into(),
+                feature: "loop_ratio".into(),
+                value: 0.5,
+                typical: f64::NAN,
+                p95: 0.04,
+                percentile: 100.0,
+                sessions: vec!["s1".into()],
+                text: "t".into(),
+            },
+            peers: 19,
+            strength: 9.5,
+            fired: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"pattern":"prompt-loop","feature":"loop_ratio","value":0.5,"typical":null,"p95":0.04,"percentile":100.0,"peers":19,"strength":9.5,"fired":true,"sessions":["s1"],"text":"t"}"#
+        );
+    }
+
     /// `b` with its last column replaced by `last`.
     fn with_last_column(b: &RecordBatch, last: ArrayRef) -> RecordBatch {
         let mut cols = b.columns().to_vec();
