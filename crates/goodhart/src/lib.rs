@@ -11,7 +11,7 @@
 //! | stage | crate | re-exported as |
 //! |---|---|---|
 //! | canonical schema v1, validation, quarantine | `goodhart-schema` | [`schema`] |
-//! | severities, the window, time units, atomic writes | `goodhart-core` | [`core`] |
+//! | severities, the window, evidence, weekly waste figures, time units, atomic writes | `goodhart-core` | [`core`] |
 //! | file discovery, streaming parallel Parquet ingest | `goodhart-io` | [`io`] |
 //! | session and user waste features | `goodhart-features` | [`features`] |
 //! | Isolation Forest, ECOD, outlier scores of any numeric table | `goodhart-outlier` | [`detect`] (`detect::iforest`, `detect::ecod`, `detect::table`) |
