@@ -417,41 +417,42 @@ fn dry_run_plan(
     let mut planned = Vec::new();
     let existing = store.outbox()?;
     let known: BTreeSet<&str> = existing.iter().map(|e| e.delivery_id.as_str()).collect();
-    let parse = |s: &str| serde_json::from_str(s).unwrap_or(Value::String(s.to_string()));
+    // One planned delivery, whether still pending from an earlier run or new tonight.
+    let plan =
+        |id: &str, sink: Sink, action: Action, fingerprint: &str, payload: &str, old: bool| {
+            Ok::<_, AlertError>(PlannedDelivery {
+                delivery_id: id.to_string(),
+                sink,
+                action,
+                fingerprint: fingerprint.to_string(),
+                url: first_url(cfg, sink, action, store.ticket(fingerprint)?.as_deref()),
+                payload: serde_json::from_str(payload)
+                    .unwrap_or_else(|_| Value::String(payload.to_string())),
+                from_previous_run: old,
+            })
+        };
     for e in existing
         .iter()
         .filter(|e| e.state == crate::store::OutboxState::Pending)
     {
-        planned.push(PlannedDelivery {
-            delivery_id: e.delivery_id.clone(),
-            sink: e.sink,
-            action: e.action,
-            fingerprint: e.fingerprint.clone(),
-            url: first_url(
-                cfg,
-                e.sink,
-                e.action,
-                store.ticket(&e.fingerprint)?.as_deref(),
-            ),
-            payload: parse(&e.payload),
-            from_previous_run: true,
-        });
+        planned.push(plan(
+            &e.delivery_id,
+            e.sink,
+            e.action,
+            &e.fingerprint,
+            &e.payload,
+            true,
+        )?);
     }
     for d in new.iter().filter(|d| !known.contains(d.id.as_str())) {
-        planned.push(PlannedDelivery {
-            delivery_id: d.id.clone(),
-            sink: d.sink,
-            action: d.action,
-            fingerprint: d.fingerprint.clone(),
-            url: first_url(
-                cfg,
-                d.sink,
-                d.action,
-                store.ticket(&d.fingerprint)?.as_deref(),
-            ),
-            payload: parse(&d.payload),
-            from_previous_run: false,
-        });
+        planned.push(plan(
+            &d.id,
+            d.sink,
+            d.action,
+            &d.fingerprint,
+            &d.payload,
+            false,
+        )?);
     }
     Ok(planned)
 }
