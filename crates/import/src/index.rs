@@ -13,7 +13,7 @@
 //! not probe. Std's files and buffered readers do all of it in ~500 lines.
 //!
 //! Everything lives in a scratch directory
-//! `LAKE/_imports/scratch/<pid>-<ns>-<seq>` removed when the run ends; a
+//! `LAKE/_imports/scratch/<pid>-<random>` removed when the run ends; a
 //! run that was killed leaves it behind, and the next run removes it (its
 //! process is gone; Linux only). Nothing in the lake proper depends on it,
 //! so a killed run never corrupts the lake.
@@ -68,11 +68,11 @@ impl Rec {
 /// The scratch directory of one run, removed on drop.
 #[derive(Debug)]
 pub(crate) struct Scratch {
-    dir: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Scratch {
-    /// Creates `LAKE/_imports/scratch/<pid>-<ns>-<seq>`, first removing the
+    /// Creates `LAKE/_imports/scratch/<pid>-<random>`, first removing the
     /// scratch directories of runs whose process is gone.
     pub(crate) fn new(lake: &Path) -> Result<Scratch, ImportError> {
         let base = lake.join("_imports").join("scratch");
@@ -87,26 +87,27 @@ impl Scratch {
                 }
             }
         }
-        let ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = base.join(format!("{me}-{ns}-{seq}"));
-        std::fs::create_dir(&dir).map_err(out_err(&dir))?;
+        // A unique `<pid>-<random>` directory, removed when dropped; the pid
+        // prefix is what lets a later run remove it if this one is killed.
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{me}-"))
+            .tempdir_in(&base)
+            .map_err(out_err(&base))?;
         Ok(Scratch { dir })
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.dir
+        self.dir.path()
     }
 }
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // The TempDir removes the run's directory when it drops, after this;
+        // remove it first so that the shared parent can go too.
+        let _ = std::fs::remove_dir_all(self.dir.path());
         // Only succeeds when no other run is using it.
-        if let Some(base) = self.dir.parent() {
+        if let Some(base) = self.dir.path().parent() {
             let _ = std::fs::remove_dir(base);
         }
     }
