@@ -698,6 +698,22 @@ pub struct FeatureEvidence {
 pub(crate) struct FeatureColumns<'a> {
     pub(crate) values: Vec<Option<&'a [f64]>>,
     pub(crate) supports: Vec<Option<&'a [f64]>>,
+    /// Number of rows (every present column has this length).
+    pub(crate) rows: usize,
+}
+
+/// The columns as linfa records, so that scoring fits and predicts through
+/// [`Fit`] and [`Predict`] on borrowed columns (no copy into a matrix).
+impl linfa::dataset::Records for FeatureColumns<'_> {
+    type Elem = f64;
+
+    fn nsamples(&self) -> usize {
+        self.rows
+    }
+
+    fn nfeatures(&self) -> usize {
+        self.values.len()
+    }
 }
 
 /// The rows detectors learn from, grouped by cohort: computed once per
@@ -794,16 +810,20 @@ impl ValidPatternParams {
             })
             .collect()
     }
+}
 
-    /// Fits on feature columns whose rows are grouped by `groups`: the
-    /// implementation behind [`Fit`] (which reads the columns out of the
-    /// dataset), used directly by scoring to share column reads and cohort
-    /// grouping between detectors.
-    pub(crate) fn fit_columns(
+/// Fits on borrowed feature columns whose rows are grouped by cohort (the
+/// targets): what scoring uses, so that the detectors fitted on one table
+/// share its column reads and its cohort grouping. The [`Fit`] over an
+/// `Array2` dataset reads its columns out and comes here.
+impl<'a, 'g> Fit<FeatureColumns<'a>, &'g CohortRows, DetectError> for ValidPatternParams {
+    type Object = PatternModel;
+
+    fn fit(
         &self,
-        cols: &FeatureColumns<'_>,
-        groups: &CohortRows,
-    ) -> PatternModel {
+        ds: &DatasetBase<FeatureColumns<'a>, &'g CohortRows>,
+    ) -> Result<PatternModel, DetectError> {
+        let (cols, groups) = (&ds.records, ds.targets);
         debug_assert_eq!(cols.values.len(), self.features.len());
         debug_assert_eq!(cols.supports.len(), self.features.len());
         let mut cohorts: Vec<(usize, Vec<Option<FeatureBaseline>>)> = groups
@@ -820,11 +840,11 @@ impl ValidPatternParams {
         if needed {
             cohorts.push((ORGANISATION, self.learn(cols, &groups.all)));
         }
-        PatternModel {
+        Ok(PatternModel {
             features: self.features.clone(),
             secondary_weight: self.secondary_weight,
             cohorts,
-        }
+        })
     }
 }
 
@@ -856,11 +876,12 @@ impl Fit<Array2<f64>, Array1<usize>, DetectError> for ValidPatternParams {
         let cols = FeatureColumns {
             values: columns[..m].iter().map(|c| Some(c.as_slice())).collect(),
             supports: columns[m..].iter().map(|c| Some(c.as_slice())).collect(),
+            rows: x.nrows(),
         };
         let targets: Vec<usize> = ds.targets().iter().copied().collect();
         // Rows with weight 0 are scored but not learned from.
         let groups = CohortRows::new(&targets, |r| ds.weight_for(r) > 0.0);
-        Ok(self.fit_columns(&cols, &groups))
+        self.fit(&DatasetBase::new(cols, &groups))
     }
 }
 
@@ -1179,6 +1200,17 @@ pub(crate) fn decayed_sum_slice(v: &mut [f64], w: f64) -> f64 {
         f *= w;
     }
     s
+}
+
+/// Pattern strength per row of borrowed columns whose targets are the rows'
+/// cohort ids (`None` = not evaluated: no feature available); what scoring
+/// uses when it does not need the per-feature evidence.
+impl<'d, 'a, 't> Predict<&'d DatasetBase<FeatureColumns<'a>, &'t [usize]>, Vec<Option<f64>>>
+    for PatternModel
+{
+    fn predict(&self, ds: &'d DatasetBase<FeatureColumns<'a>, &'t [usize]>) -> Vec<Option<f64>> {
+        self.strength_columns(&ds.records, ds.targets)
+    }
 }
 
 impl Predict<&DatasetBase<Array2<f64>, Array1<usize>>, Array1<f64>> for PatternModel {

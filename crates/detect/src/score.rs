@@ -3,7 +3,7 @@
 
 use crate::cohort::{self, Cohorts};
 use crate::columns;
-use crate::ecod::Ecod;
+use crate::ecod::EcodParams;
 use crate::finding::CohortFinding;
 use crate::iforest::IsolationForestParams;
 use crate::options::{ScoreOptions, Severity};
@@ -20,6 +20,8 @@ use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use goodhart_core::Evidence;
+use linfa::dataset::DatasetBase;
+use linfa::traits::{Fit, Predict};
 use linfa::ParamGuard;
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
@@ -266,21 +268,25 @@ fn run_pattern(
             .iter()
             .map(|f| f.support.as_deref().and_then(|s| cols.get(s)))
             .collect(),
+        rows: n,
     };
-    let model = PatternParams::new(features.to_vec())
+    let params = PatternParams::new(features.to_vec())
         .percentiles(detailed)
         .secondary_weight(secondary_weight)
-        .check()?
-        .fit_columns(&fc, groups);
+        .check()?;
+    let train = DatasetBase::new(fc, groups);
+    let model = params.fit(&train)?;
+    let rows = DatasetBase::new(train.records, targets);
     let (evidence, strength) = if detailed {
-        let evidence = model.evidence_columns(&fc, targets);
+        // The evidence behind each strength is kept for the explanations.
+        let evidence = model.evidence_columns(&rows.records, targets);
         let strength = evidence
             .chunks_exact(m)
             .map(|e| model.strength(e))
             .collect();
         (evidence, strength)
     } else {
-        (Vec::new(), model.strength_columns(&fc, targets))
+        (Vec::new(), model.predict(&rows))
     };
     Ok(PatternRun {
         model: Some(model),
@@ -858,14 +864,21 @@ fn multivariate(
         return Ok(None);
     }
     let x = Array2::from_shape_fn((n, cols.len()), |(u, j)| cols[j][u]);
+    // Both detectors through linfa: parameters checked first, then `Fit` on
+    // the users' matrix and `Predict` of the same rows.
+    let forest_params = IsolationForestParams::new().seed(opts.seed).check()?;
+    let ds = DatasetBase::new(x.view(), ());
     let (iforest, ecod) = rayon::join(
         || -> Result<Vec<f64>, DetectError> {
-            let forest = IsolationForestParams::new()
-                .seed(opts.seed)
-                .fit(&x.view())?;
-            Ok(forest.score(&x.view()).to_vec())
+            let forest = Fit::fit(&forest_params, &ds)?;
+            let scores: Array1<f64> = forest.predict(&ds.records);
+            Ok(scores.to_vec())
         },
-        || -> Result<Vec<f64>, DetectError> { Ok(Ecod::fit(&x.view())?.score(&x.view()).to_vec()) },
+        || -> Result<Vec<f64>, DetectError> {
+            let ecod = Fit::fit(&EcodParams, &ds)?;
+            let scores: Array1<f64> = ecod.predict(&ds.records);
+            Ok(scores.to_vec())
+        },
     );
     let (iforest, ecod) = (iforest?, ecod?);
     let zs = |s: &[f64]| -> Vec<f64> {

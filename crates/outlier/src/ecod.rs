@@ -54,7 +54,7 @@
 
 use crate::iforest::{check_finite, OutlierError};
 use linfa::dataset::DatasetBase;
-use linfa::traits::{Fit, PredictInplace};
+use linfa::traits::Fit;
 use ndarray::{Array1, Array2, ArrayBase, ArrayView2, Data, Ix2};
 use rayon::prelude::*;
 
@@ -318,21 +318,7 @@ impl Ecod {
     }
 }
 
-impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Ecod {
-    /// Writes the ECOD scores of `x` into `y` (see [`Ecod::score`]).
-    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
-        assert_eq!(
-            x.nrows(),
-            y.len(),
-            "target length must equal the number of rows"
-        );
-        y.assign(&self.score(&x.view()));
-    }
-
-    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
-        Array1::zeros(x.nrows())
-    }
-}
+predict_scores!(Ecod);
 
 /// Sign of the biased sample skewness `m3 / m2^1.5` of `a ∪ b` (as `scipy.stats.skew`), 0 when
 /// the variance is numerically zero (`m2 <= (1e-15 * mean)^2`, scipy's test; scipy returns NaN

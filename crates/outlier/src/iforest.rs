@@ -54,7 +54,7 @@
 //! ```
 
 use linfa::dataset::DatasetBase;
-use linfa::traits::{Fit, PredictInplace};
+use linfa::traits::Fit;
 use linfa::ParamGuard;
 use ndarray::{Array1, ArrayBase, ArrayView2, Data, Ix2};
 use rand::Rng;
@@ -695,21 +695,7 @@ impl IsolationForest {
     }
 }
 
-impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for IsolationForest {
-    /// Writes the anomaly scores of `x` into `y` (see [`IsolationForest::score`]).
-    fn predict_inplace(&self, x: &ArrayBase<D, Ix2>, y: &mut Array1<f64>) {
-        assert_eq!(
-            x.nrows(),
-            y.len(),
-            "target length must equal the number of rows"
-        );
-        y.assign(&self.score(&x.view()));
-    }
-
-    fn default_target(&self, x: &ArrayBase<D, Ix2>) -> Array1<f64> {
-        Array1::zeros(x.nrows())
-    }
-}
+predict_scores!(IsolationForest);
 
 /// Errors on the first NaN / infinite value (row-major order).
 pub(crate) fn check_finite(

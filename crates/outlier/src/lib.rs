@@ -36,6 +36,41 @@
 //! ```
 #![deny(missing_docs)]
 
+/// linfa's `PredictInplace` for a fitted detector whose inherent
+/// `score(&ArrayView2<f64>) -> Array1<f64>` gives one anomaly score per row
+/// (higher = more anomalous). Written once for both detectors: linfa's trait is
+/// foreign, so a blanket impl over a local "scores rows" trait is not allowed
+/// (orphan rule), and a macro is what remains.
+macro_rules! predict_scores {
+    ($model:ty) => {
+        impl<D: ndarray::Data<Elem = f64>>
+            linfa::traits::PredictInplace<ndarray::ArrayBase<D, ndarray::Ix2>, ndarray::Array1<f64>>
+            for $model
+        {
+            /// Writes the anomaly scores of `x` into `y` (see the inherent `score`).
+            fn predict_inplace(
+                &self,
+                x: &ndarray::ArrayBase<D, ndarray::Ix2>,
+                y: &mut ndarray::Array1<f64>,
+            ) {
+                assert_eq!(
+                    x.nrows(),
+                    y.len(),
+                    "target length must equal the number of rows"
+                );
+                y.assign(&self.score(&x.view()));
+            }
+
+            fn default_target(
+                &self,
+                x: &ndarray::ArrayBase<D, ndarray::Ix2>,
+            ) -> ndarray::Array1<f64> {
+                ndarray::Array1::zeros(x.nrows())
+            }
+        }
+    };
+}
+
 pub mod ecod;
 pub mod iforest;
 pub mod table;
