@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Float64Type, UInt64Type};
+use arrow::array::RecordBatch;
 use chrono::{DateTime, NaiveDate, Utc};
 use goodhart_alerts::{
     AlertCandidate, DeliverOptions, DeliveryReport, OpenMode, ReconcileOptions, StateStore,
@@ -21,7 +20,7 @@ use serde::Serialize;
 
 use crate::config::LoadedConfig;
 use crate::outputs::OutputSet;
-use crate::report::{ReportData, ReportUser};
+use crate::report::ReportData;
 use crate::Error;
 
 /// Where a dataset's events and roster are.
@@ -802,13 +801,17 @@ pub fn scan(
                  timings: &Timings|
      -> Result<Summary, Error> {
         let (by_sev, by_status) = tallies(&reconciled.alerts);
-        let mut report = report_data(
+        let mut report = ReportData::from_scan(
             &scores,
-            &run,
-            opts.window,
-            &by_sev,
             &reconciled.alerts,
-            &completeness,
+            &run.ingest.counts,
+            opts.window,
+            crate::VERSION,
+            completeness
+                .warning()
+                .into_iter()
+                .chain(run.skipped.iter().cloned())
+                .collect(),
         );
         crate::privacy::protect_report(&mut report, &scores, k);
         report.waste = Some(waste_report.clone());
@@ -1041,81 +1044,4 @@ fn open_state(opts: &ScanOptions) -> Result<(Option<tempfile::TempDir>, StateSto
 /// sibling with the umask's mode, fsync, rename, fsync of the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     Ok(goodhart_io::write_bytes_atomic(path, bytes)?)
-}
-
-fn col_u64(b: &RecordBatch, name: &str, i: usize) -> Option<u64> {
-    let c = b.column_by_name(name)?;
-    let a = c.as_primitive_opt::<UInt64Type>()?;
-    a.is_valid(i).then(|| a.value(i))
-}
-
-fn col_f64(b: &RecordBatch, name: &str, i: usize) -> Option<f64> {
-    let c = b.column_by_name(name)?;
-    let a = c.as_primitive_opt::<Float64Type>()?;
-    a.is_valid(i).then(|| a.value(i))
-}
-
-/// Builds the HTML report's data from the scores.
-fn report_data(
-    scores: &Scores,
-    run: &FeatureRun,
-    window: Window,
-    by_sev: &BTreeMap<String, u64>,
-    alerts: &[goodhart_alerts::Alert],
-    completeness: &Completeness,
-) -> ReportData {
-    let status: BTreeMap<&str, &str> = alerts
-        .iter()
-        .map(|a| (a.candidate.user_id.as_str(), a.status.as_str()))
-        .collect();
-    let mut prevalence: BTreeMap<String, u64> = BTreeMap::new();
-    let users: Vec<ReportUser> = scores
-        .explanations
-        .iter()
-        .enumerate()
-        .map(|(i, u)| {
-            // Count what a reviewer calls fired: strength >= fire_strength
-            // (patterns listed as context do not count).
-            for p in u.patterns.iter().filter(|p| p.fired) {
-                *prevalence.entry(p.pattern.clone()).or_default() += 1;
-            }
-            ReportUser {
-                user_id: u.user_id.clone(),
-                cohort: u.cohort.clone(),
-                score: u.score,
-                severity: u.severity.as_str().to_string(),
-                total_tokens: col_u64(&scores.users, "total_tokens", i).unwrap_or(0),
-                accepted_changes: col_u64(&scores.users, "accepted", i).unwrap_or(0),
-                tokens_per_accepted_change: col_f64(&scores.users, "tokens_per_accepted_change", i),
-                patterns: u.patterns.iter().map(|p| p.pattern.clone()).collect(),
-                explanations: u.patterns.iter().map(|p| p.text.clone()).collect(),
-                alert_status: status.get(u.user_id.as_str()).map(|s| s.to_string()),
-            }
-        })
-        .collect();
-    let mut pattern_prevalence: Vec<(String, u64)> = prevalence.into_iter().collect();
-    pattern_prevalence.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let c = &run.ingest.counts;
-    ReportData {
-        title: "goodhart: tokenmaxxing report".to_string(),
-        tool_version: crate::VERSION.to_string(),
-        as_of: window.as_of,
-        window_days: window.days,
-        rows_read: c.rows_read,
-        rows_accepted: c.rows_accepted,
-        rows_quarantined: c.rows_quarantined,
-        users_scored: scores.users.num_rows() as u64,
-        sessions_scored: scores.sessions.num_rows() as u64,
-        alerts_by_severity: by_sev.clone(),
-        users,
-        pattern_prevalence,
-        top_users: 50,
-        warnings: completeness
-            .warning()
-            .into_iter()
-            .chain(run.skipped.iter().cloned())
-            .collect(),
-        min_group_size: crate::report::DEFAULT_MIN_GROUP_SIZE,
-        waste: None,
-    }
 }

@@ -36,6 +36,8 @@
 //! ```
 //! use std::collections::BTreeMap;
 //! use chrono::NaiveDate;
+//! use goodhart_alerts::AlertStatus;
+//! use goodhart_core::Severity;
 //! use goodhart_report::{render, ReportData, ReportUser};
 //!
 //! let data = ReportData {
@@ -48,25 +50,25 @@
 //!     rows_quarantined: 10,
 //!     users_scored: 2,
 //!     sessions_scored: 40,
-//!     alerts_by_severity: BTreeMap::from([("high".to_string(), 1)]),
+//!     alerts_by_severity: BTreeMap::from([(Severity::High, 1)]),
 //!     users: vec![
 //!         ReportUser {
 //!             user_id: "<script>alert(1)</script>".into(),
 //!             cohort: "infra".into(),
 //!             score: 91.0,
-//!             severity: "high".into(),
+//!             severity: Severity::High,
 //!             total_tokens: 9_000_000,
 //!             accepted_changes: 3,
 //!             tokens_per_accepted_change: Some(3_000_000.0),
 //!             patterns: vec!["redundant_spawn".into()],
 //!             explanations: vec!["spawned the same task 23 times in session s-1a2b (cohort p95: 2)".into()],
-//!             alert_status: Some("open".into()),
+//!             alert_status: Some(AlertStatus::New),
 //!         },
 //!         ReportUser {
 //!             user_id: "u-2".into(),
 //!             cohort: "infra".into(),
 //!             score: 4.0,
-//!             severity: "none".into(),
+//!             severity: Severity::None,
 //!             total_tokens: 20_000_000,
 //!             accepted_changes: 80,
 //!             tokens_per_accepted_change: Some(250_000.0),

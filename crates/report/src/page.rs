@@ -6,9 +6,10 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::format::{fmt_int, pct, plural};
-use crate::stats::{cohort_stats, ranked_users, severity_rank, Badge};
+use crate::stats::{cohort_stats, ranked_users, Badge};
 use crate::users::VsCohort;
 use crate::{patterns, ratio, scores, users, waste, ReportData};
+use goodhart_core::Severity;
 
 /// The page's stylesheet, inlined in `<style>`.
 pub(crate) const CSS: &str = include_str!("../templates/report.css");
@@ -40,7 +41,7 @@ pub(crate) struct Header<'a> {
     pub(crate) cards: Vec<Card>,
     /// (accepted, quarantined, read) when they do not add up.
     pub(crate) unbalanced: Option<[String; 3]>,
-    /// Alerts by severity, most severe first, then unknown names alphabetically.
+    /// Alerts by severity, most severe first.
     pub(crate) alerts: Vec<(Badge, String)>,
 }
 
@@ -63,16 +64,14 @@ fn header(d: &ReportData) -> Header<'_> {
         card("Sessions scored", fmt_int(d.sessions_scored), String::new()),
         card("Alerts", fmt_int(alerts_total), String::new()),
     ];
-    let mut alerts: Vec<(&String, &u64)> = d
+    // Most severe first.
+    let alerts: Vec<(Severity, u64)> = d
         .alerts_by_severity
         .iter()
+        .rev()
         .filter(|(_, n)| **n > 0)
+        .map(|(s, n)| (*s, *n))
         .collect();
-    alerts.sort_by(|a, b| {
-        severity_rank(a.0)
-            .cmp(&severity_rank(b.0))
-            .then_with(|| a.0.cmp(b.0))
-    });
     Header {
         d,
         days_plural: plural(u64::from(d.window_days)),
@@ -88,7 +87,7 @@ fn header(d: &ReportData) -> Header<'_> {
         ),
         alerts: alerts
             .into_iter()
-            .map(|(sev, n)| (Badge::new(sev), fmt_int(*n)))
+            .map(|(sev, n)| (Badge::new(sev), fmt_int(n)))
             .collect(),
     }
 }

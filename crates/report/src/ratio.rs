@@ -289,7 +289,7 @@ fn cohort_row(axis: &LogAxis, i: usize, c: &CohortStats, top: &[&ReportUser]) ->
             let r = usable_ratio(u.tokens_per_accepted_change)?;
             Some(Dot {
                 x: px(axis.x(r)),
-                fill: severity_fill(severity_rank(&u.severity)),
+                fill: severity_fill(severity_rank(u.severity)),
                 user: u.user_id.clone(),
                 ratio: fmt_compact(r),
                 score: fmt_score(u.score),

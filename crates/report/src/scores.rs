@@ -3,7 +3,7 @@
 
 use crate::chart::{plain, px, Frame, Margin};
 use crate::format::{fmt_compact, is_are, plural};
-use crate::stats::{score_bin, severity_chart_name, severity_fill, severity_rank, SEVERITY_RANKS};
+use crate::stats::{score_bin, severity_fill, severity_name, severity_rank, SEVERITY_RANKS};
 use crate::{ReportData, CHART_IDS, SCORE_BINS};
 
 const WIDTH: u32 = 1100;
@@ -134,7 +134,7 @@ pub(crate) fn build(d: &ReportData) -> ScoreSection {
     let mut non_finite = 0u64;
     for u in &d.users {
         match score_bin(u.score) {
-            Some(b) => counts[b][severity_rank(&u.severity)] += 1,
+            Some(b) => counts[b][severity_rank(u.severity)] += 1,
             None => non_finite += 1,
         }
     }
@@ -200,7 +200,7 @@ pub(crate) fn build(d: &ReportData) -> ScoreSection {
         } else {
             String::new()
         },
-        columns: present.iter().map(|r| severity_chart_name(*r)).collect(),
+        columns: present.iter().map(|r| severity_name(*r)).collect(),
         rows: counts
             .iter()
             .enumerate()
@@ -297,7 +297,7 @@ fn bars(
                 fill: severity_fill(rank),
                 count: c,
                 plural: plural(c),
-                severity: severity_chart_name(rank),
+                severity: severity_name(rank),
             });
         }
         let (lo, hi) = bin_bounds(b);
@@ -324,7 +324,7 @@ fn legend(present: &[usize]) -> Vec<LegendEntry> {
     let mut lx = MARGIN.left + MARGIN.plot_width(WIDTH) - LEGEND_RIGHT_GAP;
     let mut entries = Vec::new();
     for &rank in present.iter().rev() {
-        let name = severity_chart_name(rank);
+        let name = severity_name(rank);
         lx -= LEGEND_ENTRY_PAD + LEGEND_CHAR_WIDTH * name.len() as f64;
         entries.push(LegendEntry {
             x: px(lx),

@@ -3,69 +3,56 @@
 
 use std::collections::BTreeMap;
 
+use goodhart_core::Severity;
+
 use crate::format::quantile;
 use crate::{ReportUser, SCORE_BINS};
 
 /// Highest possible score.
 pub(crate) const MAX_SCORE: f64 = 100.0;
 
-/// Known severities, most severe first: (name, fill colour). The badge colours
-/// of the stylesheet (`.sev-*`) match.
-pub(crate) const SEVERITIES: [(&str, &str); 6] = [
-    ("critical", "#7f1d1d"),
-    ("high", "#c2410c"),
-    ("medium", "#d4a017"),
-    ("low", "#3b82f6"),
-    ("info", "#94a3b8"),
-    ("none", "#d0d7de"),
+/// Severities, most severe first, with their chart fill colours. The badge
+/// colours of the stylesheet (`.sev-<name>`) match.
+pub(crate) const SEVERITIES: [(Severity, &str); 5] = [
+    (Severity::Critical, "#7f1d1d"),
+    (Severity::High, "#c2410c"),
+    (Severity::Medium, "#d4a017"),
+    (Severity::Low, "#3b82f6"),
+    (Severity::None, "#d0d7de"),
 ];
-/// Fill of a severity name that is none of [`SEVERITIES`].
-const UNKNOWN_SEVERITY_FILL: &str = "#8c959f";
-/// Number of severity ranks: the known ones and "other".
-pub(crate) const SEVERITY_RANKS: usize = SEVERITIES.len() + 1;
+/// Number of severity ranks.
+pub(crate) const SEVERITY_RANKS: usize = SEVERITIES.len();
 
-/// Position in [`SEVERITIES`] (case-insensitive), or its length for an unknown name.
-pub(crate) fn severity_rank(s: &str) -> usize {
-    let s = s.trim();
+/// Position of a severity in [`SEVERITIES`] (0 = most severe).
+pub(crate) fn severity_rank(s: Severity) -> usize {
     SEVERITIES
         .iter()
-        .position(|(name, _)| name.eq_ignore_ascii_case(s))
-        .unwrap_or(SEVERITIES.len())
+        .position(|(sev, _)| *sev == s)
+        .expect("every severity is listed")
 }
 
 /// Chart fill of a severity rank.
 pub(crate) fn severity_fill(rank: usize) -> &'static str {
-    SEVERITIES
-        .get(rank)
-        .map_or(UNKNOWN_SEVERITY_FILL, |(_, fill)| *fill)
+    SEVERITIES[rank].1
 }
 
-/// Name of a severity rank: its CSS class suffix ("unknown" when not known).
-pub(crate) fn severity_class(rank: usize) -> &'static str {
-    SEVERITIES.get(rank).map_or("unknown", |(name, _)| *name)
+/// Name of a severity rank: its CSS class suffix and its name in the charts.
+pub(crate) fn severity_name(rank: usize) -> &'static str {
+    SEVERITIES[rank].0.as_str()
 }
 
-/// Name of a severity rank in the charts ("other" when not known).
-pub(crate) fn severity_chart_name(rank: usize) -> &'static str {
-    SEVERITIES.get(rank).map_or("other", |(name, _)| *name)
-}
-
-/// A severity badge: CSS class suffix and label (the trimmed name, or "none").
+/// A severity badge: CSS class suffix and label (both the severity's name).
 #[derive(Debug)]
 pub(crate) struct Badge {
     pub(crate) class: &'static str,
-    pub(crate) label: String,
+    pub(crate) label: &'static str,
 }
 
 impl Badge {
-    pub(crate) fn new(severity: &str) -> Badge {
-        let label = match severity.trim() {
-            "" => "none".to_string(),
-            s => s.to_string(),
-        };
+    pub(crate) fn new(severity: Severity) -> Badge {
         Badge {
-            class: severity_class(severity_rank(severity)),
-            label,
+            class: severity.as_str(),
+            label: severity.as_str(),
         }
     }
 }
@@ -114,7 +101,7 @@ pub(crate) fn ranked_users(users: &[ReportUser]) -> Vec<&ReportUser> {
     v.sort_by(|a, b| {
         key(b)
             .total_cmp(&key(a))
-            .then_with(|| severity_rank(&a.severity).cmp(&severity_rank(&b.severity)))
+            .then_with(|| severity_rank(a.severity).cmp(&severity_rank(b.severity)))
             .then_with(|| a.user_id.cmp(&b.user_id))
             .then_with(|| a.cohort.cmp(&b.cohort))
     });
@@ -204,11 +191,13 @@ mod tests {
     }
 
     #[test]
-    fn severities_rank_case_insensitively_and_unknown_last() {
-        assert_eq!(severity_rank(" HIGH "), 1);
-        assert_eq!(severity_rank("bogus"), SEVERITIES.len());
-        assert_eq!(severity_class(severity_rank("bogus")), "unknown");
-        assert_eq!(severity_chart_name(severity_rank("bogus")), "other");
-        assert_eq!(Badge::new("  ").label, "none");
+    fn every_severity_has_a_rank_most_severe_first_and_a_badge_named_like_it() {
+        let ranks: Vec<usize> = Severity::ALL.iter().map(|s| severity_rank(*s)).collect();
+        // `Severity::ALL` is ascending; ranks count from the most severe.
+        assert_eq!(ranks, vec![4, 3, 2, 1, 0]);
+        assert_eq!(severity_name(severity_rank(Severity::High)), "high");
+        assert_eq!(severity_fill(severity_rank(Severity::Critical)), "#7f1d1d");
+        let b = Badge::new(Severity::None);
+        assert_eq!((b.class, b.label), ("none", "none"));
     }
 }

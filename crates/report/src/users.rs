@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use crate::format::{fmt_compact, fmt_int, fmt_score};
 use crate::stats::{Badge, CohortStats};
 use crate::{ReportData, ReportUser};
+use goodhart_alerts::AlertStatus;
 
 /// A user at least this many times their cohort's median is highlighted.
 const HIGH_VS_MEDIAN: f64 = 3.0;
@@ -38,7 +39,7 @@ pub(crate) struct UserRow<'a> {
     pub(crate) changes: String,
     /// Tokens per accepted change; `None`: no accepted change.
     pub(crate) ratio: Option<(String, VsCohort)>,
-    pub(crate) alert: String,
+    pub(crate) alert: &'static str,
 }
 
 /// The section, ready for `templates/users.html`.
@@ -61,7 +62,7 @@ pub(crate) fn build<'a>(
         .map(|(i, u)| UserRow {
             rank: i + 1,
             u,
-            badge: Badge::new(&u.severity),
+            badge: Badge::new(u.severity),
             score: fmt_score(u.score),
             tokens_full: fmt_int(u.total_tokens),
             tokens: fmt_compact(u.total_tokens as f64),
@@ -75,7 +76,7 @@ pub(crate) fn build<'a>(
                         vs_cohort(r, cohorts.get(u.cohort.as_str()), k),
                     )
                 }),
-            alert: u.alert_status.clone().unwrap_or_else(|| "—".to_string()),
+            alert: u.alert_status.map_or("—", AlertStatus::as_str),
         })
         .collect();
     UsersSection {

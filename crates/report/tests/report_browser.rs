@@ -18,6 +18,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
+use goodhart_alerts::AlertStatus;
+use goodhart_core::Severity;
 use goodhart_report::{
     write_report, ReportData, ReportUser, WasteReport, CHART_IDS, WASTE_CHART_ID,
 };
@@ -52,7 +54,7 @@ fn fixture() -> ReportData {
                     "re-sent the same 180k-token context 41 times without cache (cohort p95: 3)"
                         .into(),
                 ];
-                alert_status = Some("open".into());
+                alert_status = Some(AlertStatus::New);
             }
             7 => {
                 total_tokens = 31_000_000;
@@ -63,7 +65,7 @@ fn fixture() -> ReportData {
                     "sent the same prompt 60 times in 10 minutes in session s-77f0 (cohort p95: 4)"
                         .into(),
                 ];
-                alert_status = Some("acknowledged".into());
+                alert_status = Some(AlertStatus::Ongoing);
             }
             14 => {
                 total_tokens = 22_000_000;
@@ -74,7 +76,7 @@ fn fixture() -> ReportData {
                     "used 71% of the week's tokens in the 6 hours before the ranking snapshot (cohort p95: 22%)".into(),
                     "median output 14k tokens per request (cohort p95: 2.1k)".into(),
                 ];
-                alert_status = Some("open".into());
+                alert_status = Some(AlertStatus::New);
             }
             22 => {
                 total_tokens = 12_000_000;
@@ -83,7 +85,7 @@ fn fixture() -> ReportData {
                 patterns = vec!["trivial_padding".into()];
                 explanations =
                     vec!["38 of 40 accepted changes touch ≤ 2 lines (cohort p95: 12)".into()];
-                alert_status = Some("open".into());
+                alert_status = Some(AlertStatus::New);
             }
             // A power user: huge volume, ships proportionally more — not a suspect.
             10 => {
@@ -94,17 +96,17 @@ fn fixture() -> ReportData {
             _ => {}
         }
         let severity = match score {
-            s if s >= 90.0 => "critical",
-            s if s >= 75.0 => "high",
-            s if s >= 60.0 => "medium",
-            s if s >= 40.0 => "low",
-            _ => "none",
+            s if s >= 90.0 => Severity::Critical,
+            s if s >= 75.0 => Severity::High,
+            s if s >= 60.0 => Severity::Medium,
+            s if s >= 40.0 => Severity::Low,
+            _ => Severity::None,
         };
         users.push(ReportUser {
             user_id,
             cohort: cohort.to_string(),
             score,
-            severity: severity.to_string(),
+            severity,
             total_tokens,
             accepted_changes,
             tokens_per_accepted_change: Some(total_tokens as f64 / accepted_changes as f64),
@@ -128,10 +130,10 @@ fn fixture() -> ReportData {
         users_scored: 30,
         sessions_scored: 4_812,
         alerts_by_severity: BTreeMap::from([
-            ("critical".to_string(), 1),
-            ("high".to_string(), 1),
-            ("medium".to_string(), 1),
-            ("low".to_string(), 1),
+            (Severity::Critical, 1),
+            (Severity::High, 1),
+            (Severity::Medium, 1),
+            (Severity::Low, 1),
         ]),
         users,
         pattern_prevalence: vec![
