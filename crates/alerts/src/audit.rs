@@ -246,7 +246,7 @@ fn append(
     let (head_seq, head_hash): (i64, String) = tx.query_row(
         "SELECT head_seq, head_hash FROM audit_anchor WHERE id = 1",
         [],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+        |r| r.try_into(),
     )?;
     let mut entry = AuditEntry {
         seq: head_seq + 1,
@@ -467,7 +467,7 @@ impl StateStore {
                 .query_row(
                     "SELECT head_seq, head_hash FROM audit_anchor WHERE id = 1",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| r.try_into(),
                 )
                 .map_err(err)?;
             // Unguessable by someone without the log, unique because the head changes each time.
@@ -690,7 +690,7 @@ impl StateStore {
             .query_row(
                 "SELECT seq, hash, head_seq, head_hash FROM audit_anchor WHERE id = 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| r.try_into(),
             )
             .map_err(err)?;
         let mut prev_seq = anchor_seq;
@@ -746,7 +746,7 @@ fn load_request(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Reque
     tx.query_row(
         "SELECT pseudonym, requester, requester_os_user, state FROM reid_requests WHERE id = ?1",
         [id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        |r| r.try_into(),
     )
     .optional()
 }

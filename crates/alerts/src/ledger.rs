@@ -107,36 +107,59 @@ impl StateStore {
                  FROM waste_ledger ORDER BY week, team, pattern",
             )
             .map_err(err)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(10)?,
-                    WeeklyWaste {
-                        week: NaiveDate::MIN,
-                        team: r.get(1)?,
-                        pattern: r.get(2)?,
-                        team_users: r.get::<_, i64>(3)? as u64,
-                        suppressed: r.get(4)?,
-                        waste_tokens: r.get::<_, Option<i64>>(5)?.map(|x| x as u64),
-                        waste_usd_billed: r.get(6)?,
-                        waste_usd_estimated: r.get(7)?,
-                        users_involved: r.get::<_, Option<i64>>(8)?.map(|x| x as u64),
-                        spend_usd: r.get(9)?,
-                    },
-                ))
-            })
+        /// One stored row as read: dates still as text (parsed below, so
+        /// that a damaged date is an error naming its column).
+        type Stored = (
+            String,
+            String,
+            String,
+            i64,
+            bool,
+            Option<i64>,
+            Option<f64>,
+            Option<f64>,
+            Option<i64>,
+            Option<f64>,
+            String,
+        );
+        let rows: Vec<Stored> = st
+            .query_map([], |r| r.try_into())
             .map_err(err)?
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(err)?;
-        // A date that does not parse is a damaged state, never a silent default.
         let rows = rows
             .into_iter()
-            .map(|(week, as_of, mut figures)| {
-                figures.week = crate::store::parse_date(&path, "waste_ledger.week", &week)?;
-                let as_of = crate::store::parse_date(&path, "waste_ledger.as_of", &as_of)?;
-                Ok(LedgerEntry { figures, as_of })
-            })
+            .map(
+                |(
+                    week,
+                    team,
+                    pattern,
+                    team_users,
+                    suppressed,
+                    tokens,
+                    billed,
+                    estimated,
+                    involved,
+                    spend,
+                    as_of,
+                )| {
+                    Ok(LedgerEntry {
+                        figures: WeeklyWaste {
+                            week: crate::store::parse_date(&path, "waste_ledger.week", &week)?,
+                            team,
+                            pattern,
+                            team_users: team_users as u64,
+                            suppressed,
+                            waste_tokens: tokens.map(|x| x as u64),
+                            waste_usd_billed: billed,
+                            waste_usd_estimated: estimated,
+                            users_involved: involved.map(|x| x as u64),
+                            spend_usd: spend,
+                        },
+                        as_of: crate::store::parse_date(&path, "waste_ledger.as_of", &as_of)?,
+                    })
+                },
+            )
             .collect::<Result<Vec<_>>>()?;
         Ok(rows)
     }

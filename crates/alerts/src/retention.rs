@@ -231,7 +231,7 @@ impl StateStore {
                      WHERE substr(at, 1, 10) < ?1)
                  ORDER BY seq DESC LIMIT 1",
                 [&audit_cut],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| r.try_into(),
             )
             .optional()
             .map_err(err)?;

@@ -714,9 +714,7 @@ impl StateStore {
                     "SELECT fingerprint, last_seen FROM alerts WHERE status = 'open' ORDER BY fingerprint",
                 )
                 .map_err(err)?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(err)?;
+            let rows = stmt.query_map([], |r| r.try_into()).map_err(err)?;
             rows.collect::<std::result::Result<_, _>>().map_err(err)?
         };
         for (fp, last_seen) in open {
@@ -921,13 +919,7 @@ impl StateStore {
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                ))
-            })
+            .query_map([], |r| <(String, String, String)>::try_from(r))
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -1092,21 +1084,7 @@ impl StateStore {
             Option<String>,
         );
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                ))
-            })
+            .query_map([], |r| r.try_into())
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
@@ -1341,7 +1319,7 @@ fn active_suppression(
              WHERE fingerprint = ?1 AND at <= ?2
              ORDER BY at DESC, id DESC LIMIT 1",
             params![fingerprint, day],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.try_into(),
         )
         .optional()?;
     Ok(match latest {
@@ -1370,18 +1348,7 @@ fn load_record(conn: &Connection, path: &Path, fingerprint: &str) -> Result<Opti
              FROM alerts WHERE fingerprint = ?1",
             [fingerprint],
             |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                ))
+                r.try_into()
             },
         )
         .optional()
