@@ -24,6 +24,36 @@ use rand_chacha::ChaCha8Rng;
 /// Name of the fallback cohort (everyone).
 pub const ORGANISATION_NAME: &str = "organisation";
 
+/// How the peer cohorts of a scoring run were formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CohortMethod {
+    /// By the users' team (roster or `team` column).
+    Team,
+    /// By behaviour (k-means over usage shape) when no team is known.
+    Behaviour,
+    /// One cohort: the whole organisation (too few users to split).
+    Organisation,
+}
+
+impl CohortMethod {
+    /// Lowercase name, as in `summary.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CohortMethod::Team => "team",
+            CohortMethod::Behaviour => "behaviour",
+            CohortMethod::Organisation => ORGANISATION_NAME,
+        }
+    }
+}
+
+impl std::fmt::Display for CohortMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Cohort of every user: names and ids (index into `names`, or
 /// [`ORGANISATION`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -32,8 +62,8 @@ pub struct Cohorts {
     pub names: Vec<String>,
     /// Per user: cohort id.
     pub ids: Vec<usize>,
-    /// How cohorts were formed (`"team"`, `"behaviour"` or `"organisation"`).
-    pub method: &'static str,
+    /// How cohorts were formed.
+    pub method: CohortMethod,
 }
 
 impl Cohorts {
@@ -86,7 +116,7 @@ pub fn from_teams(teams: &[Option<String>], min_cohort_size: usize) -> Cohorts {
     Cohorts {
         names,
         ids,
-        method: "team",
+        method: CohortMethod::Team,
     }
 }
 
@@ -102,7 +132,7 @@ pub fn from_behaviour(
     let everyone = Cohorts {
         names: vec![],
         ids: vec![ORGANISATION; n],
-        method: ORGANISATION_NAME,
+        method: CohortMethod::Organisation,
     };
     let k = k.unwrap_or_else(|| default_k(n));
     let n_fit = fit_rows.iter().filter(|&&f| f).count();
@@ -170,7 +200,7 @@ pub fn from_behaviour(
     Ok(Cohorts {
         names,
         ids,
-        method: "behaviour",
+        method: CohortMethod::Behaviour,
     })
 }
 
@@ -207,7 +237,7 @@ mod tests {
         let a = from_behaviour(&x, &[true; 100], 8, Some(2), 1).unwrap();
         let b = from_behaviour(&x, &[true; 100], 8, Some(2), 1).unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.method, "behaviour");
+        assert_eq!(a.method, CohortMethod::Behaviour);
         assert_eq!(a.name(0), "behaviour-1");
         assert_eq!(a.name(99), "behaviour-2");
         assert!(a.ids[..60].iter().all(|&c| c == a.ids[0]));

@@ -106,6 +106,7 @@ pub mod options;
 pub mod patterns;
 pub mod robust;
 mod score;
+pub use cohort::CohortMethod;
 pub use ecod::{Ecod, EcodParams, FeatureContribution, Tail};
 pub use finding::CohortFinding;
 /// The generic outlier detectors live in `goodhart-outlier` (usable without

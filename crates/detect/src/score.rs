@@ -1,7 +1,7 @@
 //! The scoring pipeline: cohorts → pattern detectors → multivariate support
 //! → combination → explanations → output tables.
 
-use crate::cohort::{self, Cohorts};
+use crate::cohort::{self, CohortMethod, Cohorts};
 use crate::columns;
 use crate::ecod::EcodParams;
 use crate::finding::CohortFinding;
@@ -151,8 +151,8 @@ pub struct Scores {
     pub sessions: RecordBatch,
     /// Per user explanations, in the order of `users`.
     pub explanations: Vec<UserExplanation>,
-    /// How cohorts were formed: `team`, `behaviour` or `organisation`.
-    pub cohort_method: String,
+    /// How cohorts were formed.
+    pub cohort_method: CohortMethod,
     /// Cohorts whose typical member shows a pattern against the
     /// organisation, strongest first (see [`crate::finding`]).
     pub cohort_findings: Vec<CohortFinding>,
@@ -365,18 +365,20 @@ pub fn score(
     // clustering, not an organisational unit to report; and their baselines
     // are already learned only from users who do not fire against the
     // whole organisation (`learn_from`).
-    let (cohort_findings, org_scored) =
-        if opts.cohort_findings && cohorts.method == "team" && !cohorts.names.is_empty() {
-            cohort_level(
-                &user_cols,
-                &cohorts,
-                learn_from.as_deref(),
-                opts,
-                &mut user_runs,
-            )?
-        } else {
-            (Vec::new(), vec![Vec::new(); opts.patterns.len()])
-        };
+    let (cohort_findings, org_scored) = if opts.cohort_findings
+        && cohorts.method == CohortMethod::Team
+        && !cohorts.names.is_empty()
+    {
+        cohort_level(
+            &user_cols,
+            &cohorts,
+            learn_from.as_deref(),
+            opts,
+            &mut user_runs,
+        )?
+    } else {
+        (Vec::new(), vec![Vec::new(); opts.patterns.len()])
+    };
 
     // ---- sessions ------------------------------------------------------
     let s_id_arr = columns::utf8(sessions, SESSIONS, "session_id")?;
@@ -530,7 +532,7 @@ pub fn score(
         users: users_out,
         sessions: sessions_out,
         explanations,
-        cohort_method: cohorts.method.to_string(),
+        cohort_method: cohorts.method,
         cohort_findings,
     })
 }
@@ -834,7 +836,7 @@ fn make_cohorts(
         opts.clusters,
         opts.seed,
     )?;
-    let mask = (c.method == "behaviour").then_some(fit_rows);
+    let mask = (c.method == CohortMethod::Behaviour).then_some(fit_rows);
     Ok((c, mask))
 }
 
@@ -1797,7 +1799,7 @@ mod tests {
         ])
         .unwrap();
         let s = score(&users, &sessions, &ScoreOptions::default()).unwrap();
-        assert_eq!(s.cohort_method, "team");
+        assert_eq!(s.cohort_method, CohortMethod::Team);
         assert_eq!(s.explanations.len(), n);
         for e in &s.explanations {
             assert!(!e.alert, "{} alerted: {e:?}", e.user_id);

@@ -285,7 +285,7 @@ impl Pipeline {
             files_pruned: run.ingest.files_pruned,
             users: scores.users.num_rows() as u64,
             sessions: scores.sessions.num_rows() as u64,
-            cohort_method: scores.cohort_method.clone(),
+            cohort_method: scores.cohort_method,
             alerts_by_severity: by_sev,
             waste: waste.totals.clone(),
             evidence_withheld,
@@ -352,7 +352,7 @@ pub struct AnalysisSummary {
     /// Sessions scored.
     pub sessions: u64,
     /// How cohorts were formed.
-    pub cohort_method: String,
+    pub cohort_method: goodhart_detect::CohortMethod,
     /// Alert candidates, by severity.
     pub alerts_by_severity: BTreeMap<String, u64>,
     /// The waste ledger's organisation totals.

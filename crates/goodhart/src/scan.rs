@@ -361,7 +361,7 @@ pub struct Summary {
     /// Sessions scored.
     pub sessions: u64,
     /// How cohorts were formed.
-    pub cohort_method: String,
+    pub cohort_method: goodhart_detect::CohortMethod,
     /// Teams whose typical member shows a waste pattern against the rest of
     /// the organisation (team-level findings, strongest first; empty
     /// without a roster). Reported here, not alerted per person: each
@@ -967,7 +967,7 @@ impl RunFacts<'_> {
             },
             users: scores.users.num_rows() as u64,
             sessions: scores.sessions.num_rows() as u64,
-            cohort_method: scores.cohort_method.clone(),
+            cohort_method: scores.cohort_method,
             cohort_findings: scores.cohort_findings.clone(),
             alerts_by_severity,
             alerts_by_status,

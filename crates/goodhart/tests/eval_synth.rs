@@ -155,7 +155,10 @@ fn synthetic_organisations_quality() {
     cfg.gaming_share = 0.08;
     cfg.intensity = 1.3;
     let c = run(&cfg, false, &opts);
-    assert_eq!(c.scores.cohort_method, "behaviour");
+    assert_eq!(
+        c.scores.cohort_method,
+        goodhart_detect::CohortMethod::Behaviour
+    );
     check_quality(
         "seed 37, no roster",
         &evaluate_seeded(&c.labels, &c.scores.users, 3).unwrap(),

@@ -32,6 +32,15 @@
 //! assert!(s.iter().take(200).all(|&v| v < s[200]));
 //! let e = Ecod::fit(&x.view())?.score(&x.view());
 //! assert!(e.iter().take(200).all(|&v| v < e[200]));
+//!
+//! // The same through linfa's traits, as goodhart's scoring uses them:
+//! // parameters checked first, then `Fit` on a dataset and `Predict`.
+//! use linfa::prelude::*;
+//! let params = IsolationForestParams::new().seed(7).check()?;
+//! let ds = DatasetBase::new(x.view(), ());
+//! let model = Fit::fit(&params, &ds)?;
+//! let p: ndarray::Array1<f64> = model.predict(&x);
+//! assert_eq!(p, s);
 //! # Ok::<(), goodhart_outlier::OutlierError>(())
 //! ```
 #![deny(missing_docs)]

@@ -464,7 +464,7 @@ fn score(
     let summary = serde_json::json!({
         "users": scores.users.num_rows(),
         "sessions": scores.sessions.num_rows(),
-        "cohort_method": scores.cohort_method,
+        "cohort_method": scores.cohort_method.as_str(),
         "alerts_by_severity": by_sev,
         "window": {"start": win.first_day(), "end": win.as_of, "days": win.days},
     });

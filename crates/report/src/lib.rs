@@ -108,6 +108,7 @@ mod waste;
 
 pub use data::{
     ReportData, ReportUser, TeamWaste, WasteReport, DEFAULT_MIN_GROUP_SIZE, DEFAULT_TOP_USERS,
+    SCAN_TITLE,
 };
 pub use escape::escape_html;
 pub use format::fmt_usd;
