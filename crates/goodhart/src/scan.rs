@@ -696,7 +696,7 @@ pub fn scan(
         fopts,
         Some(opts.window),
         hooks.rows,
-        Some(&spill.0),
+        Some(spill.path()),
     )?;
     if let Some(w) = hooks.warn {
         for s in &run.skipped {

@@ -483,7 +483,7 @@ pub fn validate(
     let opts = ReadOptions {
         window,
         keep_quarantine: quarantine_out.is_some(),
-        quarantine_spill: spill.as_ref().map(|s| s.0.as_path()),
+        quarantine_spill: spill.as_ref().map(SpillDir::path),
         ..ReadOptions::default()
     };
     let out = fold_dataset(path, &opts, || (), |_, _| {}, |_, _| {})?;
@@ -496,10 +496,10 @@ pub fn validate(
 /// A scratch directory for quarantine spill files, beside an output file
 /// (same file system, not a RAM-backed /tmp), removed when dropped.
 #[derive(Debug)]
-pub struct SpillDir(pub std::path::PathBuf);
+pub struct SpillDir(tempfile::TempDir);
 
 impl SpillDir {
-    /// `.<name>.spill-<pid>` beside `path`.
+    /// `.<name>.spill-<pid>-<random>` beside `path`.
     pub fn beside(path: &Path) -> Result<SpillDir, IoError> {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -509,16 +509,16 @@ impl SpillDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let spill = dir.join(format!(".{name}.spill-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&spill);
-        std::fs::create_dir_all(&spill).map_err(io_err(&spill))?;
-        Ok(SpillDir(spill))
+        tempfile::Builder::new()
+            .prefix(&format!(".{name}.spill-{}-", std::process::id()))
+            .tempdir_in(dir)
+            .map(SpillDir)
+            .map_err(io_err(dir))
     }
-}
 
-impl Drop for SpillDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.0.path()
     }
 }
 

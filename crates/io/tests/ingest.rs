@@ -151,6 +151,14 @@ fn accounting_matches_hand_counts_and_quarantine_round_trips() {
     assert_eq!(c.reasons.len(), 7);
     assert_eq!(report.files.len(), 1);
     assert_eq!(report.files[0].counts, *c);
+    // The spill directory beside the quarantine file is gone: only the
+    // events and the quarantine remain.
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["events.parquet", "quarantine.parquet"]);
 
     // The quarantine file holds rows 1..=7 in order, with their reasons.
     let q = read_parquet(&qpath).unwrap();
