@@ -25,7 +25,14 @@
 //! ```
 
 use crate::finalize::window_us;
-use crate::{FeatureOptions, SessionAccumulator};
+use crate::{
+    session_schema, user_schema, FeatureError, FeatureOptions, Features, ModelTokens,
+    SessionAccumulator,
+};
+use arrow::compute::{
+    concat_batches, lexsort_to_indices, sort_to_indices, take_record_batch, SortColumn,
+};
+use arrow::record_batch::RecordBatch;
 use goodhart_schema::NULL_HASH;
 
 /// What one part of an organisation contributes to the common-prompt rule.
@@ -107,4 +114,109 @@ impl CommonPrompts {
         tasks.dedup();
         CommonPrompts { tasks, threshold }
     }
+}
+
+/// Joins the [`Features`] of parts of an organisation that hold disjoint sets
+/// of users (e.g. users split by a hash), each finalized with
+/// [`crate::finalize_with`] and the organisation's [`CommonPrompts`] over the
+/// same window (a fixed `opts.as_of`), into the tables [`crate::finalize`]
+/// gives for the whole organisation: rows in the same order (sessions by
+/// `(user_id, start_ts, session_id)`, users by `user_id`), the same
+/// [`Features::session_models`] order, the sessions outside the window
+/// summed and the presence of the optional columns united.
+///
+/// Row order ties (two distinct users with one `user_id` string) need a
+/// 64-bit hash collision; the whole-organisation path then breaks them by
+/// hash, this one by part.
+///
+/// # Errors
+/// [`FeatureError::InvalidOption`] (setting `parts`) when there is no part or
+/// the parts were finalized over different windows or common prompts;
+/// [`FeatureError::Arrow`] if a kernel fails (a bug).
+pub fn concat_parts(parts: Vec<Features>) -> Result<Features, FeatureError> {
+    let Some(first) = parts.first() else {
+        return Err(FeatureError::InvalidOption {
+            setting: "parts",
+            value: "0".into(),
+            reason: "no part to join; pass the features of at least one part".into(),
+        });
+    };
+    let (window_start, window_end) = (first.window_start, first.window_end);
+    let (common_prompts, common_prompt_threshold) =
+        (first.common_prompts, first.common_prompt_threshold);
+    if let Some(p) = parts.iter().find(|p| {
+        (p.window_start, p.window_end) != (window_start, window_end)
+            || (p.common_prompts, p.common_prompt_threshold)
+                != (common_prompts, common_prompt_threshold)
+    }) {
+        return Err(FeatureError::InvalidOption {
+            setting: "parts",
+            value: format!(
+                "windows {window_start} .. {window_end} and {} .. {}",
+                p.window_start, p.window_end
+            ),
+            reason: "the parts were finalized over different windows or common prompts; \
+                     finalize every part with one `opts.as_of` and the organisation's \
+                     `CommonPrompts`"
+                .into(),
+        });
+    }
+    let mut presence = first.presence;
+    let mut outside = 0u64;
+    let mut sessions = Vec::with_capacity(parts.len());
+    let mut users = Vec::with_capacity(parts.len());
+    let mut models: Vec<Vec<ModelTokens>> = Vec::new();
+    for p in parts {
+        presence = presence.union(p.presence);
+        outside += p.sessions_outside_window;
+        sessions.push(p.sessions);
+        users.push(p.users);
+        models.extend(p.session_models);
+    }
+    let arrow_err = |table: &'static str| move |source| FeatureError::Arrow { table, source };
+    let sessions = concat_batches(&session_schema(), &sessions).map_err(arrow_err("sessions"))?;
+    let users = concat_batches(&user_schema(), &users).map_err(arrow_err("users"))?;
+    let col = |b: &RecordBatch, name: &str| {
+        b.column_by_name(name)
+            .cloned()
+            .expect("the feature schema has the column")
+    };
+    let order = lexsort_to_indices(
+        &[
+            SortColumn {
+                values: col(&sessions, "user_id"),
+                options: None,
+            },
+            SortColumn {
+                values: col(&sessions, "start_ts"),
+                options: None,
+            },
+            SortColumn {
+                values: col(&sessions, "session_id"),
+                options: None,
+            },
+        ],
+        None,
+    )
+    .map_err(arrow_err("sessions"))?;
+    let sessions = take_record_batch(&sessions, &order).map_err(arrow_err("sessions"))?;
+    let mut slots: Vec<Option<Vec<ModelTokens>>> = models.into_iter().map(Some).collect();
+    let session_models = order
+        .values()
+        .iter()
+        .map(|&i| slots[i as usize].take().unwrap_or_default())
+        .collect();
+    let order = sort_to_indices(&col(&users, "user_id"), None, None).map_err(arrow_err("users"))?;
+    let users = take_record_batch(&users, &order).map_err(arrow_err("users"))?;
+    Ok(Features {
+        sessions,
+        users,
+        window_start,
+        window_end,
+        sessions_outside_window: outside,
+        common_prompts,
+        common_prompt_threshold,
+        presence,
+        session_models,
+    })
 }

@@ -63,6 +63,7 @@
 #![deny(missing_docs)]
 
 pub mod batches;
+pub mod bucketed;
 pub mod config;
 mod error;
 pub mod inventory;
