@@ -29,9 +29,8 @@ use crate::{
     session_schema, user_schema, FeatureError, FeatureOptions, Features, ModelTokens,
     SessionAccumulator,
 };
-use arrow::compute::{
-    concat_batches, lexsort_to_indices, sort_to_indices, take_record_batch, SortColumn,
-};
+use arrow::array::{Array, ArrayRef};
+use arrow::compute::{concat, interleave, lexsort_to_indices, SortColumn};
 use arrow::record_batch::RecordBatch;
 use goodhart_schema::NULL_HASH;
 
@@ -163,7 +162,7 @@ pub fn concat_parts(parts: Vec<Features>) -> Result<Features, FeatureError> {
     }
     let mut presence = first.presence;
     let mut outside = 0u64;
-    let mut sessions = Vec::with_capacity(parts.len());
+    let mut sessions: Vec<RecordBatch> = Vec::with_capacity(parts.len());
     let mut users = Vec::with_capacity(parts.len());
     let mut models: Vec<Vec<ModelTokens>> = Vec::new();
     for p in parts {
@@ -173,41 +172,15 @@ pub fn concat_parts(parts: Vec<Features>) -> Result<Features, FeatureError> {
         users.push(p.users);
         models.extend(p.session_models);
     }
-    let arrow_err = |table: &'static str| move |source| FeatureError::Arrow { table, source };
-    let sessions = concat_batches(&session_schema(), &sessions).map_err(arrow_err("sessions"))?;
-    let users = concat_batches(&user_schema(), &users).map_err(arrow_err("users"))?;
-    let col = |b: &RecordBatch, name: &str| {
-        b.column_by_name(name)
-            .cloned()
-            .expect("the feature schema has the column")
-    };
-    let order = lexsort_to_indices(
-        &[
-            SortColumn {
-                values: col(&sessions, "user_id"),
-                options: None,
-            },
-            SortColumn {
-                values: col(&sessions, "start_ts"),
-                options: None,
-            },
-            SortColumn {
-                values: col(&sessions, "session_id"),
-                options: None,
-            },
-        ],
-        None,
-    )
-    .map_err(arrow_err("sessions"))?;
-    let sessions = take_record_batch(&sessions, &order).map_err(arrow_err("sessions"))?;
+    let (sessions, order) =
+        merge_sorted(sessions, &["user_id", "start_ts", "session_id"], "sessions")?;
     let mut slots: Vec<Option<Vec<ModelTokens>>> = models.into_iter().map(Some).collect();
     let session_models = order
-        .values()
         .iter()
-        .map(|&i| slots[i as usize].take().unwrap_or_default())
+        .map(|&i| slots[i].take().unwrap_or_default())
         .collect();
-    let order = sort_to_indices(&col(&users, "user_id"), None, None).map_err(arrow_err("users"))?;
-    let users = take_record_batch(&users, &order).map_err(arrow_err("users"))?;
+    drop(slots);
+    let (users, _) = merge_sorted(users, &["user_id"], "users")?;
     Ok(Features {
         sessions,
         users,
@@ -219,4 +192,68 @@ pub fn concat_parts(parts: Vec<Features>) -> Result<Features, FeatureError> {
         presence,
         session_models,
     })
+}
+
+/// The rows of `parts` (same schema) in the order of the key columns `keys`,
+/// and for each output row its index in the parts taken one after the
+/// other. Built column by column, each part's column freed once copied, so
+/// memory holds the parts and one column more, not two copies of the table.
+fn merge_sorted(
+    parts: Vec<RecordBatch>,
+    keys: &[&str],
+    table: &'static str,
+) -> Result<(RecordBatch, Vec<usize>), FeatureError> {
+    let arrow_err = |source| FeatureError::Arrow { table, source };
+    let schema = match table {
+        "sessions" => session_schema(),
+        _ => user_schema(),
+    };
+    let mut offsets = Vec::with_capacity(parts.len() + 1);
+    let mut n = 0usize;
+    for p in &parts {
+        offsets.push(n);
+        n += p.num_rows();
+    }
+    let key_columns = keys
+        .iter()
+        .map(|k| {
+            let cols: Vec<&dyn Array> = parts
+                .iter()
+                .map(|p| {
+                    p.column_by_name(k)
+                        .expect("the feature schema has the key column")
+                        .as_ref()
+                })
+                .collect();
+            Ok(SortColumn {
+                values: concat(&cols).map_err(arrow_err)?,
+                options: None,
+            })
+        })
+        .collect::<Result<Vec<_>, FeatureError>>()?;
+    let order = lexsort_to_indices(&key_columns, None).map_err(arrow_err)?;
+    drop(key_columns);
+    let order: Vec<usize> = order.values().iter().map(|&i| i as usize).collect();
+    let pairs: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&g| {
+            let p = offsets.partition_point(|&o| o <= g) - 1;
+            (p, g - offsets[p])
+        })
+        .collect();
+    let mut columns: Vec<Vec<Option<ArrayRef>>> = parts
+        .into_iter()
+        .map(|p| p.columns().iter().cloned().map(Some).collect())
+        .collect();
+    let mut out = Vec::with_capacity(schema.fields().len());
+    for i in 0..schema.fields().len() {
+        let col: Vec<ArrayRef> = columns
+            .iter_mut()
+            .map(|c| c[i].take().expect("each column is taken once"))
+            .collect();
+        let refs: Vec<&dyn Array> = col.iter().map(AsRef::as_ref).collect();
+        out.push(interleave(&refs, &pairs).map_err(arrow_err)?);
+    }
+    let batch = RecordBatch::try_new(schema, out).map_err(arrow_err)?;
+    Ok((batch, order))
 }

@@ -470,7 +470,8 @@ pub struct Summary {
     /// limit (1: in memory). Like the timings, it depends on the machine
     /// and `--memory-limit`, not on the data alone; no other output does.
     pub feature_buckets: usize,
-    /// Stage timings (the only part of the outputs that varies between identical runs).
+    /// Stage timings (with [`Summary::feature_buckets`], the only part of the
+    /// outputs that varies between runs on the same input).
     pub timings_ms: Timings,
 }
 
