@@ -559,3 +559,27 @@ impl Split {
         Ok((goodhart_features::concat_parts(parts)?, duplicates))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mem_available_is_read_in_bytes() {
+        let info = "MemTotal:       24598204 kB\nMemFree:         1000 kB\nMemAvailable:   22000000 kB\n";
+        assert_eq!(mem_available(info), Some(22_000_000 * 1024));
+        assert_eq!(mem_available("MemTotal: 5 kB\n"), None);
+        assert_eq!(mem_available("MemAvailable: lots kB\n"), None);
+        assert!(default_memory_limit() > 0);
+    }
+
+    #[test]
+    fn buckets_are_well_spread_for_sequential_user_hashes() {
+        // Structured hashes (here: consecutive integers) still fill every bucket evenly.
+        let mut per = [0usize; 7];
+        for u in 0..7_000u64 {
+            per[bucket_of(u, 7)] += 1;
+        }
+        assert!(per.iter().all(|&n| (850..1150).contains(&n)), "{per:?}");
+    }
+}
