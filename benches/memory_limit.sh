@@ -12,8 +12,8 @@
 #
 # The lake is generated once per users/days/seed (a marker file says which). Runs alternate
 # in-memory and limited so that machine noise hits both alike; each run gets a fresh --out
-# and --state (the same work every time). The limit is rows_read x 100 B / B + 1 byte (the
-# scan's estimate, goodhart::bucketed::ESTIMATED_BYTES_PER_ROW = 100, gives exactly B
+# and --state (the same work every time). The limit is rows_read x 140 B / B + 1 byte (the
+# scan's estimate, goodhart::bucketed::ESTIMATED_BYTES_PER_ROW = 140, gives exactly B
 # buckets); summary.json's feature_buckets is checked. Wall time and peak RSS come from GNU
 # `/usr/bin/time -v`; medians are reported. Finally the two modes' outputs are compared
 # byte for byte (summary.json without timings_ms and feature_buckets).
@@ -76,7 +76,7 @@ for i in $(seq 1 "$runs"); do
   mem_wall+=("$w"); mem_rss+=("$r")
   if [[ -z "$limit" ]]; then
     rows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"]["read"])' "$work/out-memory/summary.json")
-    limit=$(( rows * 100 / buckets + 1 ))
+    limit=$(( rows * 140 / buckets + 1 ))
   fi
   read -r w r b < <(one limited --memory-limit "$limit")
   [[ "$b" == "$buckets" ]] || { echo "limited run used $b buckets, not $buckets" >&2; exit 1; }

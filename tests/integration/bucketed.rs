@@ -245,9 +245,11 @@ fn bucketed_pass_gives_the_in_memory_features_of_a_synthetic_org() {
 
     let dataset = Dataset::locate(&[dir.path().to_path_buf()], None).unwrap();
     assert!(dataset.roster.is_some());
-    let mut opts = FeatureOptions::default();
-    opts.as_of = Some(window.as_of);
-    opts.window_days = window.days;
+    let opts = FeatureOptions {
+        as_of: Some(window.as_of),
+        window_days: window.days,
+        ..FeatureOptions::default()
+    };
     let memory = run_with(&dataset, &opts, Some(window), 1);
     assert_eq!(memory.buckets, 1);
 
@@ -336,8 +338,10 @@ fn every_bucket_uses_the_whole_organisations_window_and_columns() {
     rb.write(&dir.path().join("events/b.parquet"), false);
     let dataset = Dataset::locate(&[dir.path().to_path_buf()], None).unwrap();
     // No window, no as_of: the window (7 days) ends with the day of the last event.
-    let mut opts = FeatureOptions::default();
-    opts.window_days = 7;
+    let opts = FeatureOptions {
+        window_days: 7,
+        ..FeatureOptions::default()
+    };
     let memory = run_with(&dataset, &opts, None, 1);
     assert!(memory.features.sessions_outside_window > 0);
     // Bucket 1's users have sessions in the window, with reloads known (0).
