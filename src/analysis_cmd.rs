@@ -70,7 +70,20 @@ pub(crate) fn features(a: args::FeaturesArgs) -> Result<u8> {
         .config
         .feature_options(Some(window.as_of), window.days)
         .map_err(|m| loaded.error(m))?;
-    let run = goodhart::scan::features(&dataset, &fopts, Some(window), None)?;
+    let mut memory = goodhart::scan::MemoryBudget::limit(
+        a.memory_limit
+            .or_else(|| loaded.config.memory_limit())
+            .unwrap_or_else(goodhart::bucketed::default_memory_limit),
+    );
+    // Scratch files (when the pass is bucketed) on the outputs' file system,
+    // not in a possibly RAM-backed /tmp: in the nearest existing directory.
+    memory.scratch = a
+        .out
+        .ancestors()
+        .find(|p| p.is_dir())
+        .map(Path::to_path_buf)
+        .or_else(|| Some(".".into()));
+    let run = goodhart::scan::features_within(&dataset, &fopts, Some(window), None, None, &memory)?;
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let f = &run.features;

@@ -50,6 +50,11 @@ fn days_arg(s: &str) -> Result<u32, String> {
     goodhart::config::parse_window(s)
 }
 
+/// `--memory-limit`: a size, e.g. `2GB`, `512MiB`, `1.5G`.
+fn size_arg(s: &str) -> Result<u64, String> {
+    goodhart::bucketed::parse_size(s)
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -145,6 +150,11 @@ pub struct ScanArgs {
     /// state is refused (exit 2): every open alert would become new and get a second ticket.
     #[arg(long)]
     pub init_state: bool,
+    /// Memory the feature pass may use, e.g. `8GB`, `512MiB`, `1.5G`. Above it the events
+    /// are split by user into buckets spilled beside the outputs; the outputs are the same.
+    /// Default: `[scan] memory_limit` from the config, else half of the available memory.
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub memory_limit: Option<u64>,
 }
 
 /// Arguments of `goodhart validate`.
@@ -185,6 +195,9 @@ pub struct FeaturesArgs {
     /// Configuration file (see `goodhart config --default`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Memory the feature pass may use, e.g. `8GB` (as `goodhart scan --memory-limit`).
+    #[arg(long, value_name = "SIZE", value_parser = size_arg)]
+    pub memory_limit: Option<u64>,
 }
 
 /// Outlier detection method of `goodhart detect`.

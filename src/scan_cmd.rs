@@ -40,7 +40,13 @@ pub(crate) fn scan(a: args::ScanArgs) -> Result<u8> {
             pb.suspend(|| eprintln!("[{:>7.2}s] {s}", started.elapsed().as_secs_f64()));
         }
     };
+    let memory = goodhart::scan::MemoryBudget::limit(
+        a.memory_limit
+            .or_else(|| loaded.config.memory_limit())
+            .unwrap_or_else(goodhart::bucketed::default_memory_limit),
+    );
     let opts = ScanOptions {
+        memory,
         config: loaded,
         window,
         out_dir: a.out.clone(),

@@ -3,6 +3,7 @@
 //! They run the real executable on the committed sample (`data/sample`) and on
 //! small organisations made by `goodhart synth`, and check outputs and exit codes.
 
+mod bucketed;
 mod cli;
 mod fault;
 mod harden;

@@ -360,6 +360,15 @@ impl SessionAccumulator {
         self.presence
     }
 
+    /// Widens the optional-column presence to include `p`, as if a batch
+    /// with that presence had been folded in. A part of an organisation
+    /// (see [`crate::org`]) is given the whole organisation's presence this
+    /// way, so that its features are null or not exactly as they are when
+    /// the organisation is finalized at once.
+    pub fn add_presence(&mut self, p: Presence) {
+        self.presence = self.presence.union(p);
+    }
+
     /// Folds one validated batch in.
     pub fn add_batch(&mut self, b: &EventBatch) {
         self.presence = self.presence.union(b.presence);

@@ -98,7 +98,7 @@ pub use accumulate::SessionAccumulator;
 pub use error::FeatureError;
 pub use finalize::{finalize, finalize_with, session_schema, user_schema, Features, ModelTokens};
 pub use options::{FeatureOptions, Snapshot};
-pub use org::{task_users, CommonPrompts, TaskUsers};
+pub use org::{concat_parts, task_users, CommonPrompts, TaskUsers};
 
 use arrow::record_batch::RecordBatch;
 use goodhart_schema::{EventBatch, Roster};

@@ -25,7 +25,13 @@
 //! ```
 
 use crate::finalize::window_us;
-use crate::{FeatureOptions, SessionAccumulator};
+use crate::{
+    session_schema, user_schema, FeatureError, FeatureOptions, Features, ModelTokens,
+    SessionAccumulator,
+};
+use arrow::array::{Array, ArrayRef};
+use arrow::compute::{concat, interleave, lexsort_to_indices, SortColumn};
+use arrow::record_batch::RecordBatch;
 use goodhart_schema::NULL_HASH;
 
 /// What one part of an organisation contributes to the common-prompt rule.
@@ -107,4 +113,147 @@ impl CommonPrompts {
         tasks.dedup();
         CommonPrompts { tasks, threshold }
     }
+}
+
+/// Joins the [`Features`] of parts of an organisation that hold disjoint sets
+/// of users (e.g. users split by a hash), each finalized with
+/// [`crate::finalize_with`] and the organisation's [`CommonPrompts`] over the
+/// same window (a fixed `opts.as_of`), into the tables [`crate::finalize`]
+/// gives for the whole organisation: rows in the same order (sessions by
+/// `(user_id, start_ts, session_id)`, users by `user_id`), the same
+/// [`Features::session_models`] order, the sessions outside the window
+/// summed and the presence of the optional columns united.
+///
+/// Row order ties (two distinct users with one `user_id` string) need a
+/// 64-bit hash collision; the whole-organisation path then breaks them by
+/// hash, this one by part.
+///
+/// # Errors
+/// [`FeatureError::InvalidOption`] (setting `parts`) when there is no part or
+/// the parts were finalized over different windows or common prompts;
+/// [`FeatureError::Arrow`] if a kernel fails (a bug).
+pub fn concat_parts(parts: Vec<Features>) -> Result<Features, FeatureError> {
+    let Some(first) = parts.first() else {
+        return Err(FeatureError::InvalidOption {
+            setting: "parts",
+            value: "0".into(),
+            reason: "no part to join; pass the features of at least one part".into(),
+        });
+    };
+    let (window_start, window_end) = (first.window_start, first.window_end);
+    let (common_prompts, common_prompt_threshold) =
+        (first.common_prompts, first.common_prompt_threshold);
+    if let Some(p) = parts.iter().find(|p| {
+        (p.window_start, p.window_end) != (window_start, window_end)
+            || (p.common_prompts, p.common_prompt_threshold)
+                != (common_prompts, common_prompt_threshold)
+    }) {
+        return Err(FeatureError::InvalidOption {
+            setting: "parts",
+            value: format!(
+                "windows {window_start} .. {window_end} and {} .. {}",
+                p.window_start, p.window_end
+            ),
+            reason: "the parts were finalized over different windows or common prompts; \
+                     finalize every part with one `opts.as_of` and the organisation's \
+                     `CommonPrompts`"
+                .into(),
+        });
+    }
+    let mut presence = first.presence;
+    let mut outside = 0u64;
+    let mut sessions: Vec<RecordBatch> = Vec::with_capacity(parts.len());
+    let mut users = Vec::with_capacity(parts.len());
+    let mut models: Vec<Vec<ModelTokens>> = Vec::new();
+    for p in parts {
+        presence = presence.union(p.presence);
+        outside += p.sessions_outside_window;
+        sessions.push(p.sessions);
+        users.push(p.users);
+        models.extend(p.session_models);
+    }
+    let (sessions, order) =
+        merge_sorted(sessions, &["user_id", "start_ts", "session_id"], "sessions")?;
+    let mut slots: Vec<Option<Vec<ModelTokens>>> = models.into_iter().map(Some).collect();
+    let session_models = order
+        .iter()
+        .map(|&i| slots[i].take().unwrap_or_default())
+        .collect();
+    drop(slots);
+    let (users, _) = merge_sorted(users, &["user_id"], "users")?;
+    Ok(Features {
+        sessions,
+        users,
+        window_start,
+        window_end,
+        sessions_outside_window: outside,
+        common_prompts,
+        common_prompt_threshold,
+        presence,
+        session_models,
+    })
+}
+
+/// The rows of `parts` (same schema) in the order of the key columns `keys`,
+/// and for each output row its index in the parts taken one after the
+/// other. Built column by column, each part's column freed once copied, so
+/// memory holds the parts and one column more, not two copies of the table.
+fn merge_sorted(
+    parts: Vec<RecordBatch>,
+    keys: &[&str],
+    table: &'static str,
+) -> Result<(RecordBatch, Vec<usize>), FeatureError> {
+    let arrow_err = |source| FeatureError::Arrow { table, source };
+    let schema = match table {
+        "sessions" => session_schema(),
+        _ => user_schema(),
+    };
+    let mut offsets = Vec::with_capacity(parts.len() + 1);
+    let mut n = 0usize;
+    for p in &parts {
+        offsets.push(n);
+        n += p.num_rows();
+    }
+    let key_columns = keys
+        .iter()
+        .map(|k| {
+            let cols: Vec<&dyn Array> = parts
+                .iter()
+                .map(|p| {
+                    p.column_by_name(k)
+                        .expect("the feature schema has the key column")
+                        .as_ref()
+                })
+                .collect();
+            Ok(SortColumn {
+                values: concat(&cols).map_err(arrow_err)?,
+                options: None,
+            })
+        })
+        .collect::<Result<Vec<_>, FeatureError>>()?;
+    let order = lexsort_to_indices(&key_columns, None).map_err(arrow_err)?;
+    drop(key_columns);
+    let order: Vec<usize> = order.values().iter().map(|&i| i as usize).collect();
+    let pairs: Vec<(usize, usize)> = order
+        .iter()
+        .map(|&g| {
+            let p = offsets.partition_point(|&o| o <= g) - 1;
+            (p, g - offsets[p])
+        })
+        .collect();
+    let mut columns: Vec<Vec<Option<ArrayRef>>> = parts
+        .into_iter()
+        .map(|p| p.columns().iter().cloned().map(Some).collect())
+        .collect();
+    let mut out = Vec::with_capacity(schema.fields().len());
+    for i in 0..schema.fields().len() {
+        let col: Vec<ArrayRef> = columns
+            .iter_mut()
+            .map(|c| c[i].take().expect("each column is taken once"))
+            .collect();
+        let refs: Vec<&dyn Array> = col.iter().map(AsRef::as_ref).collect();
+        out.push(interleave(&refs, &pairs).map_err(arrow_err)?);
+    }
+    let batch = RecordBatch::try_new(schema, out).map_err(arrow_err)?;
+    Ok((batch, order))
 }

@@ -151,3 +151,130 @@ fn synthetic_org_features_separate_gaming_archetypes() {
         .sum();
     assert_eq!(st, ut);
 }
+
+/// Rows `idx` of `b` (names kept whole).
+fn pick(b: &goodhart_schema::EventBatch, idx: &[usize]) -> goodhart_schema::EventBatch {
+    fn p<T: Copy>(v: &[T], idx: &[usize]) -> Vec<T> {
+        idx.iter().map(|&i| v[i]).collect()
+    }
+    goodhart_schema::EventBatch {
+        ts_us: p(&b.ts_us, idx),
+        user: p(&b.user, idx),
+        session: p(&b.session, idx),
+        kind: p(&b.kind, idx),
+        agent: p(&b.agent, idx),
+        parent_agent: p(&b.parent_agent, idx),
+        model: p(&b.model, idx),
+        input_tokens: p(&b.input_tokens, idx),
+        output_tokens: p(&b.output_tokens, idx),
+        cache_read_tokens: p(&b.cache_read_tokens, idx),
+        cache_write_tokens: p(&b.cache_write_tokens, idx),
+        task_hash: p(&b.task_hash, idx),
+        context_hash: p(&b.context_hash, idx),
+        change_id: p(&b.change_id, idx),
+        lines: p(&b.lines, idx),
+        cost_nanousd: p(&b.cost_nanousd, idx),
+        n: if b.n.is_empty() {
+            Vec::new()
+        } else {
+            p(&b.n, idx)
+        },
+        presence: b.presence,
+        names: b.names.clone(),
+    }
+}
+
+#[test]
+fn parts_split_by_user_join_into_the_organisations_tables() {
+    use goodhart_features::{concat_parts, finalize_with, task_users, CommonPrompts};
+    let dir = tempfile::tempdir().unwrap();
+    generate(&SynthConfig::new(60, 10, 3), dir.path()).unwrap();
+    let opts = FeatureOptions {
+        as_of: NaiveDate::from_ymd_opt(2026, 10, 10),
+        window_days: 7,
+        ..FeatureOptions::default()
+    };
+    const PARTS: usize = 3;
+    let new = || -> Vec<SessionAccumulator> {
+        (0..PARTS)
+            .map(|_| SessionAccumulator::with_options(&opts))
+            .collect()
+    };
+    let ingested = fold_dataset(
+        &dir.path().join("events"),
+        &ReadOptions::default(),
+        || (SessionAccumulator::with_options(&opts), new()),
+        |(whole, parts), b| {
+            whole.add_batch(b);
+            for (k, part) in parts.iter_mut().enumerate() {
+                let idx: Vec<usize> = (0..b.len())
+                    .filter(|&i| (b.user[i] % PARTS as u64) as usize == k)
+                    .collect();
+                if !idx.is_empty() {
+                    part.add_batch(&pick(b, &idx));
+                }
+            }
+        },
+        |(a, pa), (b, pb)| {
+            let parts = pa
+                .into_iter()
+                .zip(pb)
+                .map(|(x, y)| SessionAccumulator::merge(x, y))
+                .collect();
+            (SessionAccumulator::merge(a, b), parts)
+        },
+    )
+    .unwrap();
+    let (whole, mut parts) = ingested.value;
+    let roster = read_roster(&dir.path().join("users.parquet")).unwrap();
+    let presence = whole.presence();
+    let expected = finalize(whole, &opts, Some(&roster)).unwrap();
+
+    let tu: Vec<_> = parts.iter().map(|p| task_users(p, &opts)).collect();
+    let n_users: usize = tu.iter().map(|t| t.users.len()).sum();
+    let common = CommonPrompts::from_pairs(
+        &opts,
+        n_users,
+        tu.iter().flat_map(|t| t.pairs.iter().copied()),
+    );
+    assert_eq!(common.tasks.len(), expected.common_prompts);
+    let features: Vec<_> = parts
+        .drain(..)
+        .map(|mut p| {
+            p.add_presence(presence);
+            finalize_with(p, &opts, Some(&roster), Some(&common)).unwrap()
+        })
+        .collect();
+    // Each part holds some of the users; joined, they are the organisation.
+    assert!(features.iter().all(|f| f.users.num_rows() > 0));
+    assert!(features
+        .iter()
+        .all(|f| f.users.num_rows() < expected.users.num_rows()));
+    let mismatched = {
+        let mut f = features.clone();
+        f[1].window_end += chrono::Duration::days(1);
+        f
+    };
+    let joined = concat_parts(features).unwrap();
+    assert_eq!(joined.sessions, expected.sessions);
+    assert_eq!(joined.users, expected.users);
+    assert_eq!(joined.session_models, expected.session_models);
+    assert_eq!(
+        joined.sessions_outside_window,
+        expected.sessions_outside_window
+    );
+    assert_eq!(joined.presence, expected.presence);
+    assert_eq!(
+        (joined.window_start, joined.window_end),
+        (expected.window_start, expected.window_end)
+    );
+
+    // Parts of different windows, or none, are refused with the fix.
+    let e = concat_parts(mismatched).unwrap_err().to_string();
+    assert!(
+        e.contains("different windows") && e.contains("as_of"),
+        "{e}"
+    );
+    let e = concat_parts(Vec::new()).unwrap_err().to_string();
+    assert!(e.contains("at least one part"), "{e}");
+}

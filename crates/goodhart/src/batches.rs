@@ -149,6 +149,7 @@ impl Folded {
             skipped: Vec::new(),
             daily_events: Vec::new(),
             duplicate_events: self.duplicate_events,
+            buckets: 1,
         })
     }
 }

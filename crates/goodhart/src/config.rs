@@ -53,6 +53,11 @@ pub struct ScanSection {
     /// the window holds fewer events than this share of the median of the
     /// window's earlier days (those with any event). 0 turns the check off.
     pub min_last_day_share: f64,
+    /// Memory the feature pass may use, e.g. `"8GB"` (see
+    /// [`crate::bucketed::parse_size`]); above it the pass is split into
+    /// buckets spilled to disk. Absent: half of the memory available at start.
+    /// `--memory-limit` overrides it.
+    pub memory_limit: Option<String>,
 }
 
 /// Default of [`ScanSection::min_last_day_share`].
@@ -64,6 +69,7 @@ impl Default for ScanSection {
             as_of: None,
             window: "28d".into(),
             min_last_day_share: DEFAULT_MIN_LAST_DAY_SHARE,
+            memory_limit: None,
         }
     }
 }
@@ -191,6 +197,11 @@ window = "28d"
 # median of the window's earlier days marks the run incomplete (exit code 4,
 # a warning in summary.json and report.html, no alert auto-resolved). 0 = off.
 min_last_day_share = {mlds}
+# Memory the feature pass may use (e.g. "8GB", "512MiB", "1.5G"). Above it the
+# events are split by user into buckets spilled beside the outputs and folded
+# one at a time; the outputs are the same. Default: half of the memory
+# available at start. --memory-limit overrides it.
+# memory_limit = "8GB"
 
 # ---------------------------------------------------------------------------
 # Features: how waste is measured (see docs/features.md)
@@ -354,6 +365,9 @@ impl Config {
                 format!("{share} is not a share; write a number from 0 (check off) to 1"),
             ));
         }
+        if let Some(m) = &self.scan.memory_limit {
+            crate::bucketed::parse_size(m).map_err(|m| bad("[scan] memory_limit", m))?;
+        }
         self.feature_options(None, 28)
             .map_err(|m| bad("[features]", m))?;
         self.score_options().map_err(|m| bad("[scoring]", m))?;
@@ -366,6 +380,15 @@ impl Config {
             )
         })?;
         Ok(())
+    }
+
+    /// `[scan] memory_limit` in bytes (`None` when absent; a bad value was
+    /// refused when the file was loaded).
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.scan
+            .memory_limit
+            .as_deref()
+            .and_then(|m| crate::bucketed::parse_size(m).ok())
     }
 
     /// The window length in days.

@@ -23,7 +23,9 @@
 //!
 //! The pipeline itself ([`scan`]) wires them in one direction: Parquet →
 //! validated batches → session and user features → cohort baselines →
-//! detectors → scores and explanations → alerts → sinks and outputs.
+//! detectors → scores and explanations → alerts → sinks and outputs. Above a
+//! memory limit the feature step is split by user into buckets spilled to
+//! disk ([`bucketed`]), with the same results.
 //!
 //! ## Principles
 //!
@@ -63,6 +65,7 @@
 #![deny(missing_docs)]
 
 pub mod batches;
+pub mod bucketed;
 pub mod config;
 mod error;
 pub mod inventory;

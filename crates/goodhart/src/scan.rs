@@ -16,6 +16,8 @@ use goodhart_detect::{ScoreOptions, Scores, UserExplanation};
 use goodhart_features::{FeatureOptions, Features, SessionAccumulator};
 use goodhart_io::{DateWindow, EventFile, ReadOptions};
 use goodhart_schema::{IngestReport, Roster};
+
+pub use crate::bucketed::MemoryBudget;
 use serde::Serialize;
 
 use crate::config::LoadedConfig;
@@ -127,6 +129,8 @@ pub struct FeatureRun {
     /// Accepted events identical to an earlier one in user, session, time,
     /// event kind, agents and hashes (task, context, change): counted, not removed.
     pub duplicate_events: u64,
+    /// Buckets the feature pass was split into (1: in memory; see [`crate::bucketed`]).
+    pub buckets: usize,
 }
 
 /// A 64-bit key of the identity of event `i`: user, session, time, kind,
@@ -176,6 +180,30 @@ pub fn features_spilling(
     progress: Option<&(dyn Fn(u64) + Sync)>,
     quarantine_spill: Option<&Path>,
 ) -> Result<FeatureRun, Error> {
+    features_within(
+        dataset,
+        opts,
+        window,
+        progress,
+        quarantine_spill,
+        &MemoryBudget::unlimited(),
+    )
+}
+
+/// [`features_spilling`] within a memory budget: when the estimated working
+/// set of the in-memory pass exceeds [`MemoryBudget::limit`] (or a bucket
+/// count is forced), the pass is split by user into buckets spilled to
+/// scratch files ([`crate::bucketed`]). The result is the same either way
+/// (tables, row accounting, quarantine, duplicate and daily counts), except
+/// [`FeatureRun::buckets`].
+pub fn features_within(
+    dataset: &Dataset,
+    opts: &FeatureOptions,
+    window: Option<Window>,
+    progress: Option<&(dyn Fn(u64) + Sync)>,
+    quarantine_spill: Option<&Path>,
+    budget: &MemoryBudget,
+) -> Result<FeatureRun, Error> {
     let dw = window.map(DateWindow::from);
     let found = dataset.discover(dw)?;
     let (files, pruned) = (found.files, found.pruned.len() as u64);
@@ -187,6 +215,69 @@ pub fn features_spilling(
     };
     let days = window.map_or(0, |w| w.days as usize);
     let start_us = dw.map_or(0, |w| w.start_us);
+    let buckets = match (budget.buckets, budget.limit) {
+        (None, None) => 1,
+        (Some(_), _) => budget.plan(0),
+        // Rows from the footers only (no data read); a file that cannot be
+        // opened is left for the pass to report, as it would without a limit.
+        (None, Some(_)) => goodhart_io::count_rows(&files).map_or(1, |rows| budget.plan(rows)),
+    };
+    let empty_window = |report: &IngestReport| -> Result<(), Error> {
+        if let Some(w) = window {
+            if report.counts.rows_accepted == 0 {
+                let mut all = files.clone();
+                all.extend(found.pruned.iter().cloned());
+                return Err(Error::EmptyWindow {
+                    first: w.first_day(),
+                    last: w.as_of,
+                    rows_read: report.counts.rows_read,
+                    data: goodhart_io::date_range(&all)?,
+                });
+            }
+        }
+        Ok(())
+    };
+    let read_roster = || -> Result<Option<Roster>, Error> {
+        Ok(match &dataset.roster {
+            Some(p) => Some(goodhart_io::read_roster(p)?),
+            None => None,
+        })
+    };
+    if buckets > 1 {
+        let base = budget
+            .scratch
+            .as_deref()
+            .or(quarantine_spill)
+            .map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let scratch = tempfile::Builder::new()
+            .prefix(".goodhart-buckets-")
+            .tempdir_in(&base)
+            .map_err(|e| {
+                Error::Io(goodhart_io::IoError::Spill {
+                    path: base.clone(),
+                    message: format!("cannot create a scratch directory: {e}"),
+                })
+            })?;
+        let mut ingested =
+            crate::bucketed::split(&files, &read, buckets, (days, start_us), scratch.path())?;
+        ingested.report.files_pruned = pruned;
+        empty_window(&ingested.report)?;
+        let roster = read_roster()?;
+        let split = ingested.value;
+        let (features, duplicate_events) = split.features(opts, roster.as_ref(), scratch.path())?;
+        drop(scratch);
+        return Ok(FeatureRun {
+            features,
+            ingest: ingested.report,
+            quarantine: ingested.quarantine,
+            quarantine_spilled: ingested.quarantine_spilled,
+            roster,
+            skipped: found.skipped.iter().map(ToString::to_string).collect(),
+            daily_events: split.daily,
+            duplicate_events,
+            buckets,
+        });
+    }
     let mut ingested = goodhart_io::fold_events(
         &files,
         &read,
@@ -219,26 +310,12 @@ pub fn features_spilling(
         },
     )?;
     ingested.report.files_pruned = pruned;
-    if let Some(w) = window {
-        if ingested.report.counts.rows_accepted == 0 {
-            let mut all = files.clone();
-            all.extend(found.pruned.iter().cloned());
-            return Err(Error::EmptyWindow {
-                first: w.first_day(),
-                last: w.as_of,
-                rows_read: ingested.report.counts.rows_read,
-                data: goodhart_io::date_range(&all)?,
-            });
-        }
-    }
+    empty_window(&ingested.report)?;
     let (accumulator, daily_events, mut keys) = ingested.value;
     keys.sort_unstable();
     let duplicate_events = keys.windows(2).filter(|w| w[0] == w[1]).count() as u64;
     drop(keys);
-    let roster = match &dataset.roster {
-        Some(p) => Some(goodhart_io::read_roster(p)?),
-        None => None,
-    };
+    let roster = read_roster()?;
     let features = goodhart_features::finalize(accumulator, opts, roster.as_ref())?;
     Ok(FeatureRun {
         features,
@@ -249,6 +326,7 @@ pub fn features_spilling(
         skipped: found.skipped.iter().map(ToString::to_string).collect(),
         daily_events,
         duplicate_events,
+        buckets: 1,
     })
 }
 
@@ -312,6 +390,9 @@ pub struct ScanOptions {
     /// Start a new alert state when the state file is missing, empty or foreign (it is moved
     /// aside). Without it such a state is refused before anything is read or written.
     pub init_state: bool,
+    /// Memory of the feature pass (`--memory-limit`, `[scan] memory_limit`);
+    /// the outputs do not depend on it.
+    pub memory: MemoryBudget,
 }
 
 impl ScanOptions {
@@ -384,7 +465,12 @@ pub struct Summary {
     pub privacy: crate::privacy::PrivacySummary,
     /// The waste ledger's organisation totals (#11).
     pub waste: goodhart_waste::Totals,
-    /// Stage timings (the only part of the outputs that varies between identical runs).
+    /// Buckets the feature pass was split into to stay within the memory
+    /// limit (1: in memory). Like the timings, it depends on the machine
+    /// and `--memory-limit`, not on the data alone; no other output does.
+    pub feature_buckets: usize,
+    /// Stage timings (with [`Summary::feature_buckets`], the only part of the
+    /// outputs that varies between runs on the same input).
     pub timings_ms: Timings,
 }
 
@@ -691,12 +777,13 @@ pub fn scan(
     stage("features");
     let t = Instant::now();
     let spill = goodhart_io::SpillDir::beside(&set.path("quarantine.parquet"))?;
-    let run = features_spilling(
+    let run = features_within(
         dataset,
         fopts,
         Some(opts.window),
         hooks.rows,
         Some(spill.path()),
+        &opts.memory,
     )?;
     if let Some(w) = hooks.warn {
         for s in &run.skipped {
@@ -985,6 +1072,7 @@ impl RunFacts<'_> {
                 purged: *purged,
             },
             waste: self.waste.clone(),
+            feature_buckets: run.buckets,
             timings_ms: timings.clone(),
         }
     }

@@ -126,6 +126,20 @@ pub enum IoError {
         /// What went wrong.
         message: String,
     },
+    /// A scratch file of the bucketed feature pass (a spilled run of events)
+    /// could not be written or read back.
+    #[error(
+        "{}: scratch file of the bucketed feature pass: {message}. Fix: free space on that file \
+         system (the scratch files hold about 130 bytes per accepted event and are removed at \
+         the end), or raise --memory-limit / [scan] memory_limit so that the pass runs in memory.",
+        .path.display()
+    )]
+    Spill {
+        /// The scratch file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// An invalid option was given.
     #[error("invalid read option {option}: {message}")]
     InvalidOption {

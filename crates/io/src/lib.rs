@@ -70,6 +70,7 @@
 mod discover;
 mod error;
 mod read;
+mod spill;
 mod write;
 
 pub use discover::{
@@ -77,9 +78,10 @@ pub use discover::{
 };
 pub use error::IoError;
 pub use read::{
-    count_rows, date_range, fold_dataset, fold_events, validate, write_quarantine, Ingested,
-    ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
+    count_rows, date_range, fold_dataset, fold_events, try_fold_events, validate, write_quarantine,
+    Ingested, ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
 };
+pub use spill::{read_run_events, read_run_names, EventRun, RunWriter};
 pub use write::{
     deterministic_writer_properties, read_parquet, read_roster, sync_dir, write_atomic,
     write_bytes_atomic, write_parquet_atomic, DEFAULT_ROW_GROUP_ROWS,

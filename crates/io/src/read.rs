@@ -261,7 +261,7 @@ fn read_unit<A>(
     (unit, group, first_row): (usize, usize, u64),
     opts: &ReadOptions<'_>,
     acc: &mut A,
-    fold: &(impl Fn(&mut A, &EventBatch) + Sync),
+    fold: &(impl Fn(&mut A, &EventBatch) -> Result<(), IoError> + Sync),
 ) -> Result<(Counts, Vec<RecordBatch>, Option<std::path::PathBuf>), IoError> {
     let handle = File::open(&file.path).map_err(io_err(&file.path))?;
     let corrupt = |detail: String| IoError::Corrupt {
@@ -295,7 +295,7 @@ fn read_unit<A>(
         let out = normalize_at(&batch, &vopts, &file.label, row)?;
         row += n;
         if !out.events.is_empty() {
-            fold(acc, &out.events);
+            fold(acc, &out.events)?;
         }
         counts.add(&out.counts);
         if opts.keep_quarantine && out.quarantine.num_rows() > 0 {
@@ -373,6 +373,28 @@ pub fn fold_events<A: Send>(
     fold: impl Fn(&mut A, &EventBatch) + Sync + Send,
     reduce: impl Fn(A, A) -> A + Sync + Send,
 ) -> Result<Ingested<A>, IoError> {
+    try_fold_events(
+        files,
+        opts,
+        init,
+        |a, b| {
+            fold(a, b);
+            Ok(())
+        },
+        |a, b| Ok(reduce(a, b)),
+    )
+}
+
+/// [`fold_events`] with a `fold` and `reduce` that can fail (e.g. they write
+/// the batches somewhere): the first error stops the pass and is returned
+/// (which one, when several units fail at once, depends on scheduling).
+pub fn try_fold_events<A: Send>(
+    files: &[EventFile],
+    opts: &ReadOptions<'_>,
+    init: impl Fn() -> A + Sync + Send,
+    fold: impl Fn(&mut A, &EventBatch) -> Result<(), IoError> + Sync + Send,
+    reduce: impl Fn(A, A) -> Result<A, IoError> + Sync + Send,
+) -> Result<Ingested<A>, IoError> {
     if opts.batch_size == 0 {
         return Err(IoError::InvalidOption {
             option: "batch_size",
@@ -419,7 +441,7 @@ pub fn fold_events<A: Send>(
             || (init(), Vec::new()),
             |(a, mut ao), (b, bo)| {
                 ao.extend(bo);
-                Ok((reduce(a, b), ao))
+                Ok((reduce(a, b)?, ao))
             },
         )?;
     outs.sort_by_key(|o| o.unit);
