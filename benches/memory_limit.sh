@@ -6,7 +6,7 @@
 #   benches/memory_limit.sh --users 24000     # ~30M events
 #   benches/memory_limit.sh --buckets 4 --runs 5
 #
-# Environment: GOODHART_LAKES (where lakes are kept, default /work/lakes; never in git),
+# Environment: GOODHART_LAKES (where lakes are kept, default $TMPDIR/goodhart-lakes; never in git),
 # CARGO_TARGET_DIR (the release binary is $CARGO_TARGET_DIR/release/goodhart, default
 # ./target). Builds with `cargo build --release --bin goodhart` (never cleans).
 #
@@ -19,7 +19,7 @@
 # byte for byte (summary.json without timings_ms and feature_buckets).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-lakes="${GOODHART_LAKES:-/work/lakes}"
+lakes="${GOODHART_LAKES:-${TMPDIR:-/tmp}/goodhart-lakes}"
 target="${CARGO_TARGET_DIR:-$root/target}"
 users=8000
 days=21
