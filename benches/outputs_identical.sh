@@ -58,6 +58,9 @@ def load(d, f):
     if f == "summary.json":
         v = json.loads(raw)
         v.pop("timings_ms", None)
+        # Machine-dependent like the timings: the bucket count follows the
+        # available memory when --memory-limit is the default (#15).
+        v.pop("feature_buckets", None)
         return json.dumps(v, sort_keys=True).encode()
     return raw
 fa, fb = sorted(os.listdir(a)), sorted(os.listdir(b))
