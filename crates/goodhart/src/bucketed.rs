@@ -252,13 +252,7 @@ pub(crate) fn split(
             }
             for &ts in &batch.ts_us {
                 st.max_ts = st.max_ts.max(ts);
-                if !st.daily.is_empty() {
-                    // Accepted rows lie inside the window, so the index is in range.
-                    let d = (ts - start_us).div_euclid(goodhart_core::time::US_PER_DAY) as usize;
-                    if let Some(n) = st.daily.get_mut(d) {
-                        *n += 1;
-                    }
-                }
+                crate::scan::count_day(&mut st.daily, start_us, ts);
             }
             Ok(())
         },
@@ -307,56 +301,22 @@ fn fold_run(
     opts: &FeatureOptions,
     keys: bool,
 ) -> Result<(SessionAccumulator, Vec<u64>), Error> {
-    struct Queue {
-        batches: Vec<EventBatch>,
-        done: bool,
-    }
     let names = goodhart_io::read_run_names(run)?;
-    let queue = Mutex::new(Queue {
-        batches: Vec::new(),
-        done: false,
-    });
-    let changed = std::sync::Condvar::new();
+    // A bounded channel: the reader stays at most `cap` batches ahead.
     let cap = 2 * rayon::current_num_threads().max(1);
-    let lock = || {
-        queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<EventBatch>(cap);
     let (read, (mut acc, k)) = std::thread::scope(|s| {
         // An OS thread, not a rayon task: the workers below block waiting for it.
-        let reader = s.spawn(|| {
-            let r = goodhart_io::read_run_events(run, |b| {
-                let mut q = lock();
-                while q.batches.len() >= cap {
-                    q = changed
-                        .wait(q)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-                q.batches.push(b);
-                changed.notify_all();
+        let reader = s.spawn(move || {
+            // The workers only stop once the reader has dropped `tx`, so a
+            // send cannot fail.
+            goodhart_io::read_run_events(run, |b| {
+                let _ = tx.send(b);
                 Ok(())
-            });
-            lock().done = true;
-            changed.notify_all();
-            r
+            })
         });
-        let next = || -> Option<EventBatch> {
-            let mut q = lock();
-            loop {
-                if let Some(b) = q.batches.pop() {
-                    changed.notify_all();
-                    return Some(b);
-                }
-                if q.done {
-                    return None;
-                }
-                q = changed
-                    .wait(q)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-            }
-        };
-        let folded = std::iter::from_fn(next)
+        let folded = rx
+            .into_iter()
             .par_bridge()
             .fold(
                 || (SessionAccumulator::with_options(opts), Vec::<u64>::new()),
@@ -384,33 +344,9 @@ fn fold_run(
     // The run's names (the batches read back carry none).
     acc.add_batch(&EventBatch {
         names,
-        ..empty_batch()
+        ..EventBatch::default()
     });
     Ok((acc, k))
-}
-
-fn empty_batch() -> EventBatch {
-    EventBatch {
-        ts_us: Vec::new(),
-        user: Vec::new(),
-        session: Vec::new(),
-        kind: Vec::new(),
-        agent: Vec::new(),
-        parent_agent: Vec::new(),
-        model: Vec::new(),
-        input_tokens: Vec::new(),
-        output_tokens: Vec::new(),
-        cache_read_tokens: Vec::new(),
-        cache_write_tokens: Vec::new(),
-        task_hash: Vec::new(),
-        context_hash: Vec::new(),
-        change_id: Vec::new(),
-        lines: Vec::new(),
-        cost_nanousd: Vec::new(),
-        n: Vec::new(),
-        presence: Presence::default(),
-        names: goodhart_schema::Names::default(),
-    }
 }
 
 fn scratch_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -531,10 +467,8 @@ impl Split {
         let mut n_users = 0usize;
         let mut count_files = Vec::with_capacity(self.runs.len());
         for (k, run) in self.runs.iter().enumerate() {
-            let (acc, mut keys) = fold_run(run, &opts, true)?;
-            keys.par_sort_unstable();
-            duplicates += keys.windows(2).filter(|w| w[0] == w[1]).count() as u64;
-            drop(keys);
+            let (acc, keys) = fold_run(run, &opts, true)?;
+            duplicates += crate::scan::duplicate_count(keys);
             let t = goodhart_features::task_users(&acc, &opts);
             drop(acc);
             n_users += t.users.len();

@@ -133,6 +133,22 @@ pub struct FeatureRun {
     pub buckets: usize,
 }
 
+/// Adds an accepted event at `ts` to the events per day of a window
+/// starting at `start_us` (`daily` empty: no window, nothing counted).
+pub(crate) fn count_day(daily: &mut [u64], start_us: i64, ts: i64) {
+    // Accepted rows lie inside the window, so the index is in range.
+    let d = (ts - start_us).div_euclid(goodhart_core::time::US_PER_DAY) as usize;
+    if let Some(n) = daily.get_mut(d) {
+        *n += 1;
+    }
+}
+
+/// Number of events whose [`event_key`] repeats an earlier one's.
+pub(crate) fn duplicate_count(mut keys: Vec<u64>) -> u64 {
+    rayon::slice::ParallelSliceMut::par_sort_unstable(&mut keys[..]);
+    keys.windows(2).filter(|w| w[0] == w[1]).count() as u64
+}
+
 /// A 64-bit key of the identity of event `i`: user, session, time, kind,
 /// agents and the task, context and change hashes. Equal keys are counted as
 /// duplicate events (8 bytes per accepted row are kept until the end of the
@@ -249,15 +265,7 @@ pub fn features_within(
             .as_deref()
             .or(quarantine_spill)
             .map_or_else(std::env::temp_dir, Path::to_path_buf);
-        let scratch = tempfile::Builder::new()
-            .prefix(".goodhart-buckets-")
-            .tempdir_in(&base)
-            .map_err(|e| {
-                Error::Io(goodhart_io::IoError::Spill {
-                    path: base.clone(),
-                    message: format!("cannot create a scratch directory: {e}"),
-                })
-            })?;
+        let scratch = goodhart_io::SpillDir::beside(&base.join("buckets"))?;
         let mut ingested =
             crate::bucketed::split(&files, &read, buckets, (days, start_us), scratch.path())?;
         ingested.report.files_pruned = pruned;
@@ -292,12 +300,8 @@ pub fn features_within(
             acc.add_batch(batch);
             keys.extend((0..batch.len()).map(|i| event_key(batch, i)));
             if !daily.is_empty() {
-                // Accepted rows lie inside the window, so the index is in range.
                 for &ts in &batch.ts_us {
-                    let d = (ts - start_us).div_euclid(goodhart_core::time::US_PER_DAY) as usize;
-                    if let Some(n) = daily.get_mut(d) {
-                        *n += 1;
-                    }
+                    count_day(daily, start_us, ts);
                 }
             }
         },
@@ -311,10 +315,8 @@ pub fn features_within(
     )?;
     ingested.report.files_pruned = pruned;
     empty_window(&ingested.report)?;
-    let (accumulator, daily_events, mut keys) = ingested.value;
-    keys.sort_unstable();
-    let duplicate_events = keys.windows(2).filter(|w| w[0] == w[1]).count() as u64;
-    drop(keys);
+    let (accumulator, daily_events, keys) = ingested.value;
+    let duplicate_events = duplicate_count(keys);
     let roster = read_roster()?;
     let features = goodhart_features::finalize(accumulator, opts, roster.as_ref())?;
     Ok(FeatureRun {
