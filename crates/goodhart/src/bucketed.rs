@@ -127,6 +127,17 @@ impl MemoryBudget {
         let b = need.div_ceil(limit.max(1));
         (b.clamp(1, MAX_BUCKETS as u64)) as usize
     }
+
+    /// [`MemoryBudget::plan`] for `files`: their rows from the Parquet
+    /// footers only (no data read). A file that cannot be opened is left for
+    /// the pass to report, as it would be without a limit.
+    pub fn buckets_for(&self, files: &[goodhart_io::EventFile]) -> usize {
+        match (self.buckets, self.limit) {
+            (None, None) => 1,
+            (Some(_), _) => self.plan(0),
+            (None, Some(_)) => goodhart_io::count_rows(files).map_or(1, |rows| self.plan(rows)),
+        }
+    }
 }
 
 /// The default memory limit: [`DEFAULT_LIMIT_SHARE`] of `MemAvailable` in
@@ -277,6 +288,7 @@ pub(crate) fn split(
         report,
         quarantine,
         quarantine_spilled,
+        quarantine_spilled_from,
         presence,
     } = ingested;
     Ok(Ingested {
@@ -288,6 +300,7 @@ pub(crate) fn split(
         report,
         quarantine,
         quarantine_spilled,
+        quarantine_spilled_from,
         presence,
     })
 }

@@ -78,8 +78,8 @@ pub use discover::{
 };
 pub use error::IoError;
 pub use read::{
-    count_rows, date_range, fold_dataset, fold_events, try_fold_events, validate, write_quarantine,
-    Ingested, ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
+    count_rows, date_range, fold_dataset, fold_events, try_fold_events, try_fold_events_by_file,
+    validate, write_quarantine, Ingested, ReadOptions, SpillDir, DEFAULT_BATCH_SIZE,
 };
 pub use spill::{read_run_events, read_run_names, EventRun, RunWriter};
 pub use write::{

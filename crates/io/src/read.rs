@@ -81,6 +81,10 @@ pub struct Ingested<A> {
     /// With [`ReadOptions::quarantine_spill`]: the files holding the
     /// quarantined rows instead, in `(source_file, row_index)` order.
     pub quarantine_spilled: Vec<std::path::PathBuf>,
+    /// For each of [`Ingested::quarantine_spilled`], the position in the
+    /// caller's `files` of the file its rows came from (each spill file
+    /// holds rows of one file).
+    pub quarantine_spilled_from: Vec<usize>,
     /// Which optional columns any file had.
     pub presence: Presence,
 }
@@ -395,6 +399,18 @@ pub fn try_fold_events<A: Send>(
     fold: impl Fn(&mut A, &EventBatch) -> Result<(), IoError> + Sync + Send,
     reduce: impl Fn(A, A) -> Result<A, IoError> + Sync + Send,
 ) -> Result<Ingested<A>, IoError> {
+    try_fold_events_by_file(files, opts, init, |a, _, b| fold(a, b), reduce)
+}
+
+/// [`try_fold_events`], with `fold` also given the position in `files` of
+/// the file each batch came from (e.g. to keep something per file).
+pub fn try_fold_events_by_file<A: Send>(
+    files: &[EventFile],
+    opts: &ReadOptions<'_>,
+    init: impl Fn() -> A + Sync + Send,
+    fold: impl Fn(&mut A, usize, &EventBatch) -> Result<(), IoError> + Sync + Send,
+    reduce: impl Fn(A, A) -> Result<A, IoError> + Sync + Send,
+) -> Result<Ingested<A>, IoError> {
     if opts.batch_size == 0 {
         return Err(IoError::InvalidOption {
             option: "batch_size",
@@ -420,13 +436,14 @@ pub fn try_fold_events<A: Send>(
         .try_fold(
             || (init(), Vec::<UnitOut>::new()),
             |(mut acc, mut outs), (ui, &(fi, g, first))| {
+                let caller = order[fi];
                 let (counts, quarantine, spilled) = read_unit(
                     &owned[fi],
                     &metas[fi],
                     (ui, g, first),
                     opts,
                     &mut acc,
-                    &fold,
+                    &|a: &mut A, b: &EventBatch| fold(a, caller, b),
                 )?;
                 outs.push(UnitOut {
                     unit: ui,
@@ -449,10 +466,15 @@ pub fn try_fold_events<A: Send>(
     let mut per_file: Vec<Counts> = vec![Counts::default(); owned.len()];
     let mut quarantine = Vec::new();
     let mut quarantine_spilled = Vec::new();
+    let mut quarantine_spilled_from = Vec::new();
     for o in outs {
-        per_file[units[o.unit].0].add(&o.counts);
+        let fi = units[o.unit].0;
+        per_file[fi].add(&o.counts);
         quarantine.extend(o.quarantine);
-        quarantine_spilled.extend(o.spilled);
+        if let Some(p) = o.spilled {
+            quarantine_spilled.push(p);
+            quarantine_spilled_from.push(order[fi]);
+        }
     }
     let reports = owned
         .iter()
@@ -470,6 +492,7 @@ pub fn try_fold_events<A: Send>(
         report: IngestReport::from_files(reports, 0),
         quarantine,
         quarantine_spilled,
+        quarantine_spilled_from,
         presence,
     })
 }
@@ -679,5 +702,105 @@ mod tests {
             1,
             "{m}"
         );
+    }
+}
+
+#[cfg(test)]
+mod by_file_tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    use std::sync::Arc;
+
+    /// `n` request rows of user `user`; every third has negative output tokens
+    /// (quarantined).
+    fn write(path: &Path, user: &str, n: i64) {
+        let batch = RecordBatch::try_from_iter([
+            (
+                "ts",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(0..n)) as ArrayRef,
+            ),
+            (
+                "user_id",
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| user))) as _,
+            ),
+            (
+                "session_id",
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "s"))) as _,
+            ),
+            (
+                "event",
+                Arc::new(StringArray::from_iter_values((0..n).map(|_| "request"))) as _,
+            ),
+            (
+                "output_tokens",
+                Arc::new(Int64Array::from_iter_values((0..n).map(|i| {
+                    if i % 3 == 0 {
+                        -1
+                    } else {
+                        i
+                    }
+                }))) as _,
+            ),
+        ])
+        .unwrap();
+        write_parquet_atomic(path, batch.schema(), &[batch]).unwrap();
+    }
+
+    #[test]
+    fn batches_and_spilled_quarantine_name_the_callers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = tempfile::tempdir().unwrap();
+        // Given out of label order: positions refer to this order, not the labels'.
+        let files: Vec<EventFile> = [("c.parquet", "carol", 9), ("a.parquet", "ann", 30)]
+            .iter()
+            .map(|(name, user, n)| {
+                let p = dir.path().join(name);
+                write(&p, user, *n);
+                EventFile::from_path(p)
+            })
+            .collect();
+        let opts = ReadOptions {
+            quarantine_spill: Some(spill.path()),
+            batch_size: 4,
+            ..ReadOptions::default()
+        };
+        let out = try_fold_events_by_file(
+            &files,
+            &opts,
+            || [(0u64, 0u64); 2],
+            |acc, fi, b| {
+                let users: std::collections::BTreeSet<u64> = b.user.iter().copied().collect();
+                assert_eq!(users.len(), 1, "a batch holds rows of one file");
+                let want = goodhart_schema::hash_str(if fi == 0 { "carol" } else { "ann" });
+                assert!(users.contains(&want), "file {fi} got another file's rows");
+                acc[fi].0 += b.len() as u64;
+                acc[fi].1 += 1;
+                Ok(())
+            },
+            |a, b| {
+                Ok([
+                    (a[0].0 + b[0].0, a[0].1 + b[0].1),
+                    (a[1].0 + b[1].0, a[1].1 + b[1].1),
+                ])
+            },
+        )
+        .unwrap();
+        // Rows i % 3 == 0 are set aside: 3 of 9, 10 of 30.
+        assert_eq!(out.value[0].0, 6);
+        assert_eq!(out.value[1].0, 20);
+        // One spill file per file (one row group each), in label order: a, then c.
+        assert_eq!(out.quarantine_spilled.len(), 2);
+        assert_eq!(out.quarantine_spilled_from, vec![1, 0]);
+        let rows = |p: &Path| read_parquet_rows(p);
+        assert_eq!(rows(&out.quarantine_spilled[0]), 10);
+        assert_eq!(rows(&out.quarantine_spilled[1]), 3);
+    }
+
+    fn read_parquet_rows(p: &Path) -> usize {
+        crate::write::read_parquet(p)
+            .unwrap()
+            .iter()
+            .map(RecordBatch::num_rows)
+            .sum()
     }
 }
