@@ -36,17 +36,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-(cd "$root" && cargo build --release -q --bin goodhart)
-bin="$target/release/goodhart"
-lake="$lakes/synth-u$users-d$days-s$seed"
-marker="$lake/.goodhart-bench"
-if [[ ! -f "$marker" ]]; then
-  rm -rf "$lake"
-  mkdir -p "$lakes"
-  echo "generating $lake ..." >&2
-  "$bin" synth --users "$users" --days "$days" --seed "$seed" --out "$lake" >/dev/null
-  echo "users=$users days=$days seed=$seed" >"$marker"
-fi
+# shellcheck source=benches/lake.sh
+source "$root/benches/lake.sh"
 as_of=$(ls "$lake/events" | sed -n 's/^date=//p' | sort | sed -n "${days}p")
 work=$(mktemp -d "${lakes}/.memory-limit-XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -61,6 +61,8 @@ def load(d, f):
         # Machine-dependent like the timings: the bucket count follows the
         # available memory when --memory-limit is the default (#15).
         v.pop("feature_buckets", None)
+        # What the feature cache reused depends on earlier runs (#15).
+        v.pop("feature_cache", None)
         return json.dumps(v, sort_keys=True).encode()
     return raw
 fa, fb = sorted(os.listdir(a)), sorted(os.listdir(b))

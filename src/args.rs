@@ -150,6 +150,11 @@ pub struct ScanArgs {
     /// state is refused (exit 2): every open alert would become new and get a second ticket.
     #[arg(long)]
     pub init_state: bool,
+    /// Read every event file again instead of reusing what the feature cache in the state
+    /// directory kept of unchanged files (`<state>/feature-cache`; the outputs are the same
+    /// either way). The cache is rebuilt from this run.
+    #[arg(long)]
+    pub full: bool,
     /// Memory the feature pass may use, e.g. `8GB`, `512MiB`, `1.5G`. Above it the events
     /// are split by user into buckets spilled beside the outputs; the outputs are the same.
     /// Default: `[scan] memory_limit` from the config, else half of the available memory.

@@ -202,7 +202,8 @@ pub(crate) fn purge(a: PurgeArgs) -> Result<u8> {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rep)?),
         Format::Text => println!(
             "purged as of {as_of}: {} alerts, {} feedback, {} outbox entries, {} pseudonyms, {} \
-             aliases, {} audit entries, {} requests; {} output directories ({} files)",
+             aliases, {} audit entries, {} requests; {} output directories ({} files); {} \
+             feature cache entries",
             rep.alerts,
             rep.feedback,
             rep.outbox,
@@ -211,7 +212,8 @@ pub(crate) fn purge(a: PurgeArgs) -> Result<u8> {
             rep.audit_entries,
             rep.reid_requests,
             rep.output_dirs,
-            rep.output_files
+            rep.output_files,
+            rep.feature_cache_entries
         ),
     }
     Ok(EXIT_OK)

@@ -54,6 +54,11 @@ pub(crate) fn scan(a: args::ScanArgs) -> Result<u8> {
         dry_run: a.dry_run,
         now: Utc::now(),
         init_state: a.init_state,
+        feature_cache: if a.full {
+            goodhart::cache::CacheMode::Full
+        } else {
+            goodhart::cache::CacheMode::Incremental
+        },
     };
     let outcome = goodhart::scan::scan(
         &dataset,

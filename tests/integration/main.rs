@@ -8,6 +8,7 @@ mod cli;
 mod fault;
 mod harden;
 mod import;
+mod incremental;
 mod jira;
 mod privacy;
 mod scan;

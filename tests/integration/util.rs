@@ -109,3 +109,24 @@ pub fn footer_rows(path: &Path) -> u64 {
     walk(&root, &mut total);
     total
 }
+
+/// Copies directory `from` (recursively) to `to`, replacing it; a missing
+/// `from` (a state directory before its first run) gives an empty `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    if to.exists() {
+        std::fs::remove_dir_all(to).unwrap();
+    }
+    std::fs::create_dir_all(to).unwrap();
+    if !from.exists() {
+        return;
+    }
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        // A state directory also holds the rolling backups and the feature cache.
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}

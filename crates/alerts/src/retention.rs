@@ -118,6 +118,9 @@ pub struct PurgeReport {
     pub output_dirs: u64,
     /// Files deleted in them.
     pub output_files: u64,
+    /// Feature cache entries (stored event files) whose newest row is older
+    /// than the state retention (`goodhart::cache`).
+    pub feature_cache_entries: u64,
 }
 
 impl PurgeReport {

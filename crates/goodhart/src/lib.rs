@@ -66,6 +66,7 @@
 
 pub mod batches;
 pub mod bucketed;
+pub mod cache;
 pub mod config;
 mod error;
 pub mod inventory;

@@ -125,6 +125,17 @@ pub fn purge(
     } else {
         PurgeReport::default()
     };
+    // The feature cache holds the events of the last window; entries older
+    // than the state retention go too (normally the window dropped them already).
+    let cutoff = as_of - chrono::Days::new(u64::from(cfg.retention.state_days));
+    rep.feature_cache_entries = crate::cache::purge(
+        &state_dir.join(crate::cache::CACHE_DIR),
+        cutoff
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc()
+            .timestamp_micros(),
+    )?;
     if let Some(root) = &cfg.retention.outputs_root {
         let (dirs, files) =
             goodhart_alerts::purge_outputs(root, cfg.retention.outputs_days, as_of)?;

@@ -133,6 +133,79 @@ pub struct FeatureRun {
     pub buckets: usize,
 }
 
+/// The fold state of the in-memory feature pass: the accumulator, events
+/// per window day and the event keys (for the duplicate count).
+pub(crate) struct EventFold {
+    pub(crate) acc: SessionAccumulator,
+    pub(crate) daily: Vec<u64>,
+    pub(crate) keys: Vec<u64>,
+}
+
+impl EventFold {
+    /// Empty, for a window of `days` days (0: no window).
+    pub(crate) fn new(opts: &FeatureOptions, days: usize) -> EventFold {
+        EventFold {
+            acc: SessionAccumulator::with_options(opts),
+            daily: vec![0; days],
+            keys: Vec::new(),
+        }
+    }
+
+    /// Folds a validated batch in (the window starts at `start_us`).
+    pub(crate) fn add(&mut self, b: &goodhart_schema::EventBatch, start_us: i64) {
+        self.acc.add_batch(b);
+        self.keys.extend((0..b.len()).map(|i| event_key(b, i)));
+        if !self.daily.is_empty() {
+            for &ts in &b.ts_us {
+                count_day(&mut self.daily, start_us, ts);
+            }
+        }
+    }
+
+    /// Combines two (exact, associative and commutative).
+    pub(crate) fn merge(mut self, o: EventFold) -> EventFold {
+        for (x, y) in self.daily.iter_mut().zip(o.daily) {
+            *x += y;
+        }
+        self.keys.extend(o.keys);
+        EventFold {
+            acc: SessionAccumulator::merge(self.acc, o.acc),
+            daily: self.daily,
+            keys: self.keys,
+        }
+    }
+}
+
+/// The error of a window in which no event was accepted (with the dates the
+/// data covers, from the footers of the files read and pruned).
+pub(crate) fn check_not_empty(
+    window: Option<Window>,
+    report: &IngestReport,
+    found: &goodhart_io::Discovered,
+) -> Result<(), Error> {
+    if let Some(w) = window {
+        if report.counts.rows_accepted == 0 {
+            let mut all = found.files.clone();
+            all.extend(found.pruned.iter().cloned());
+            return Err(Error::EmptyWindow {
+                first: w.first_day(),
+                last: w.as_of,
+                rows_read: report.counts.rows_read,
+                data: goodhart_io::date_range(&all)?,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The dataset's roster, when it has one.
+pub(crate) fn read_roster(dataset: &Dataset) -> Result<Option<Roster>, Error> {
+    Ok(match &dataset.roster {
+        Some(p) => Some(goodhart_io::read_roster(p)?),
+        None => None,
+    })
+}
+
 /// Adds an accepted event at `ts` to the events per day of a window
 /// starting at `start_us` (`daily` empty: no window, nothing counted).
 pub(crate) fn count_day(daily: &mut [u64], start_us: i64, ts: i64) {
@@ -222,7 +295,7 @@ pub fn features_within(
 ) -> Result<FeatureRun, Error> {
     let dw = window.map(DateWindow::from);
     let found = dataset.discover(dw)?;
-    let (files, pruned) = (found.files, found.pruned.len() as u64);
+    let (files, pruned) = (&found.files, found.pruned.len() as u64);
     let read = ReadOptions {
         window: dw,
         progress,
@@ -231,34 +304,9 @@ pub fn features_within(
     };
     let days = window.map_or(0, |w| w.days as usize);
     let start_us = dw.map_or(0, |w| w.start_us);
-    let buckets = match (budget.buckets, budget.limit) {
-        (None, None) => 1,
-        (Some(_), _) => budget.plan(0),
-        // Rows from the footers only (no data read); a file that cannot be
-        // opened is left for the pass to report, as it would without a limit.
-        (None, Some(_)) => goodhart_io::count_rows(&files).map_or(1, |rows| budget.plan(rows)),
-    };
-    let empty_window = |report: &IngestReport| -> Result<(), Error> {
-        if let Some(w) = window {
-            if report.counts.rows_accepted == 0 {
-                let mut all = files.clone();
-                all.extend(found.pruned.iter().cloned());
-                return Err(Error::EmptyWindow {
-                    first: w.first_day(),
-                    last: w.as_of,
-                    rows_read: report.counts.rows_read,
-                    data: goodhart_io::date_range(&all)?,
-                });
-            }
-        }
-        Ok(())
-    };
-    let read_roster = || -> Result<Option<Roster>, Error> {
-        Ok(match &dataset.roster {
-            Some(p) => Some(goodhart_io::read_roster(p)?),
-            None => None,
-        })
-    };
+    let buckets = budget.buckets_for(files);
+    let empty_window = |report: &IngestReport| check_not_empty(window, report, &found);
+    let read_roster = || read_roster(dataset);
     if buckets > 1 {
         let base = budget
             .scratch
@@ -267,7 +315,7 @@ pub fn features_within(
             .map_or_else(std::env::temp_dir, Path::to_path_buf);
         let scratch = goodhart_io::SpillDir::beside(&base.join("buckets"))?;
         let mut ingested =
-            crate::bucketed::split(&files, &read, buckets, (days, start_us), scratch.path())?;
+            crate::bucketed::split(files, &read, buckets, (days, start_us), scratch.path())?;
         ingested.report.files_pruned = pruned;
         empty_window(&ingested.report)?;
         let roster = read_roster()?;
@@ -287,38 +335,22 @@ pub fn features_within(
         });
     }
     let mut ingested = goodhart_io::fold_events(
-        &files,
+        files,
         &read,
-        || {
-            (
-                SessionAccumulator::with_options(opts),
-                vec![0u64; days],
-                Vec::<u64>::new(),
-            )
-        },
-        |(acc, daily, keys), batch| {
-            acc.add_batch(batch);
-            keys.extend((0..batch.len()).map(|i| event_key(batch, i)));
-            if !daily.is_empty() {
-                for &ts in &batch.ts_us {
-                    count_day(daily, start_us, ts);
-                }
-            }
-        },
-        |(a, mut da, mut ka), (b, db, kb)| {
-            for (x, y) in da.iter_mut().zip(db) {
-                *x += y;
-            }
-            ka.extend(kb);
-            (SessionAccumulator::merge(a, b), da, ka)
-        },
+        || EventFold::new(opts, days),
+        |f, batch| f.add(batch, start_us),
+        EventFold::merge,
     )?;
     ingested.report.files_pruned = pruned;
     empty_window(&ingested.report)?;
-    let (accumulator, daily_events, keys) = ingested.value;
+    let EventFold {
+        acc,
+        daily: daily_events,
+        keys,
+    } = ingested.value;
     let duplicate_events = duplicate_count(keys);
     let roster = read_roster()?;
-    let features = goodhart_features::finalize(accumulator, opts, roster.as_ref())?;
+    let features = goodhart_features::finalize(acc, opts, roster.as_ref())?;
     Ok(FeatureRun {
         features,
         ingest: ingested.report,
@@ -395,6 +427,10 @@ pub struct ScanOptions {
     /// Memory of the feature pass (`--memory-limit`, `[scan] memory_limit`);
     /// the outputs do not depend on it.
     pub memory: MemoryBudget,
+    /// How the feature cache in the state directory is used (`--full`:
+    /// [`crate::cache::CacheMode::Full`]); a dry run only reads it. The
+    /// outputs do not depend on it.
+    pub feature_cache: crate::cache::CacheMode,
 }
 
 impl ScanOptions {
@@ -418,6 +454,9 @@ pub struct Timings {
     pub alerts_ms: u64,
     /// Writing the output files.
     pub outputs_ms: u64,
+    /// Steps of the feature pass through the feature cache (within
+    /// `ingest_and_features_ms`).
+    pub feature_pass: crate::cache::CacheTimings,
 }
 
 /// `summary.json`.
@@ -471,6 +510,10 @@ pub struct Summary {
     /// limit (1: in memory). Like the timings, it depends on the machine
     /// and `--memory-limit`, not on the data alone; no other output does.
     pub feature_buckets: usize,
+    /// What the feature cache reused and what was read (with
+    /// [`Summary::feature_buckets`] and the timings, the only part of the
+    /// outputs that depends on earlier runs and the machine).
+    pub feature_cache: crate::cache::CacheSummary,
     /// Stage timings (with [`Summary::feature_buckets`], the only part of the
     /// outputs that varies between runs on the same input).
     pub timings_ms: Timings,
@@ -779,14 +822,32 @@ pub fn scan(
     stage("features");
     let t = Instant::now();
     let spill = goodhart_io::SpillDir::beside(&set.path("quarantine.parquet"))?;
-    let run = features_within(
+    let (run, feature_cache, feature_pass) = crate::cache::features_cached(
         dataset,
         fopts,
-        Some(opts.window),
+        opts.window,
         hooks.rows,
-        Some(spill.path()),
+        spill.path(),
         &opts.memory,
+        &crate::cache::CacheOptions {
+            dir: opts.state_dir.join(crate::cache::CACHE_DIR),
+            mode: match opts.feature_cache {
+                crate::cache::CacheMode::Incremental | crate::cache::CacheMode::Full
+                    if opts.dry_run =>
+                {
+                    crate::cache::CacheMode::ReadOnly
+                }
+                m => m,
+            },
+        },
+        &opts.config.hash,
+        &checkpoint,
     )?;
+    if let Some(w) = hooks.warn {
+        for m in &feature_cache.warnings {
+            w(m);
+        }
+    }
     if let Some(w) = hooks.warn {
         for s in &run.skipped {
             w(s);
@@ -798,6 +859,7 @@ pub fn scan(
         w(&m);
     }
     timings.ingest_and_features_ms = t.elapsed().as_millis() as u64;
+    timings.feature_pass = feature_pass;
     checkpoint("features computed");
 
     stage("scoring");
@@ -923,6 +985,7 @@ pub fn scan(
             evidence_withheld,
             waste: &waste.totals,
             jira_sync: jira_sync.as_ref(),
+            feature_cache: &feature_cache,
         }
         .summary(reconciled, delivery, purged, timings, by_sev, by_status);
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
@@ -1004,6 +1067,7 @@ struct RunFacts<'a> {
     evidence_withheld: u64,
     waste: &'a goodhart_waste::Totals,
     jira_sync: Option<&'a SyncReport>,
+    feature_cache: &'a crate::cache::CacheSummary,
 }
 
 impl RunFacts<'_> {
@@ -1075,6 +1139,7 @@ impl RunFacts<'_> {
             },
             waste: self.waste.clone(),
             feature_buckets: run.buckets,
+            feature_cache: self.feature_cache.clone(),
             timings_ms: timings.clone(),
         }
     }
