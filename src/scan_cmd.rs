@@ -45,6 +45,11 @@ pub(crate) fn scan(a: args::ScanArgs) -> Result<u8> {
             .or_else(|| loaded.config.memory_limit())
             .unwrap_or_else(goodhart::bucketed::default_memory_limit),
     );
+    let feature_cache = match (loaded.config.scan.feature_cache, a.full) {
+        (false, _) => goodhart::cache::CacheMode::Off,
+        (true, true) => goodhart::cache::CacheMode::Full,
+        (true, false) => goodhart::cache::CacheMode::Incremental,
+    };
     let opts = ScanOptions {
         memory,
         config: loaded,
@@ -54,11 +59,7 @@ pub(crate) fn scan(a: args::ScanArgs) -> Result<u8> {
         dry_run: a.dry_run,
         now: Utc::now(),
         init_state: a.init_state,
-        feature_cache: if a.full {
-            goodhart::cache::CacheMode::Full
-        } else {
-            goodhart::cache::CacheMode::Incremental
-        },
+        feature_cache,
     };
     let outcome = goodhart::scan::scan(
         &dataset,

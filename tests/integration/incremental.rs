@@ -488,3 +488,54 @@ fn purge_removes_cache_entries_past_the_state_retention() {
         "{c}"
     );
 }
+
+#[test]
+fn the_cache_can_be_turned_off_and_a_dry_run_only_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = tmp.path().join("ds");
+    synth(20, 3, 9, &ds);
+    let night = ["--as-of", "2026-10-03", "--window", "3d", "--quiet"];
+    let scan = |config: &str, state: &Path, out: &str, extra: &[&str]| {
+        let cfg = tmp.path().join("goodhart.toml");
+        std::fs::write(&cfg, config).unwrap();
+        let o = run(goodhart()
+            .arg("scan")
+            .arg(&ds)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .arg("--state")
+            .arg(state)
+            .args(night)
+            .args(extra));
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        if extra.contains(&"--dry-run") {
+            return serde_json::Value::Null;
+        }
+        summary(&tmp.path().join(out))["feature_cache"].clone()
+    };
+    let base = "[scan]\nmin_last_day_share = 0.0\n";
+    // Off: nothing stored, nothing reused.
+    let off = tmp.path().join("off");
+    let c = scan(&format!("{base}feature_cache = false\n"), &off, "o1", &[]);
+    assert_eq!(c["mode"], "off", "{c}");
+    assert!(!off.join("feature-cache").exists());
+    // A dry run on a fresh state stores nothing either; the next run reads all.
+    let on = tmp.path().join("on");
+    scan(base, &on, "o2", &["--dry-run"]);
+    assert!(!on.join("feature-cache").join("manifest.json").exists());
+    let c = scan(base, &on, "o3", &[]);
+    assert_eq!(c["files_reused"], 0, "{c}");
+    let stored = c["entries_written"].as_u64().unwrap();
+    assert!(stored >= 3, "{c}");
+    // A dry run with a cache leaves it as it was.
+    let before = cache_listing(&on);
+    let manifest = std::fs::read(on.join("feature-cache/manifest.json")).unwrap();
+    scan(base, &on, "o4", &["--dry-run", "--full"]);
+    assert_eq!(cache_listing(&on), before);
+    assert_eq!(
+        std::fs::read(on.join("feature-cache/manifest.json")).unwrap(),
+        manifest
+    );
+}

@@ -58,6 +58,10 @@ pub struct ScanSection {
     /// buckets spilled to disk. Absent: half of the memory available at start.
     /// `--memory-limit` overrides it.
     pub memory_limit: Option<String>,
+    /// Keep what was read of each event file in `<state>/feature-cache` so that
+    /// the next night decodes only new or changed files ([`crate::cache`]).
+    /// Default true; the outputs are the same either way.
+    pub feature_cache: bool,
 }
 
 /// Default of [`ScanSection::min_last_day_share`].
@@ -70,6 +74,7 @@ impl Default for ScanSection {
             window: "28d".into(),
             min_last_day_share: DEFAULT_MIN_LAST_DAY_SHARE,
             memory_limit: None,
+            feature_cache: true,
         }
     }
 }
@@ -202,6 +207,10 @@ min_last_day_share = {mlds}
 # one at a time; the outputs are the same. Default: half of the memory
 # available at start. --memory-limit overrides it.
 # memory_limit = "8GB"
+# Keep what was read of each event file in <state>/feature-cache (about 130
+# bytes per event) so that the next night decodes only new or changed files;
+# the outputs are the same. `scan --full` reads every file once.
+feature_cache = true
 
 # ---------------------------------------------------------------------------
 # Features: how waste is measured (see docs/features.md)

@@ -300,6 +300,40 @@ pub fn inventory(cfg: &AlertsConfig) -> Vec<InventoryRow> {
             retention_text(f.retention, cfg),
         );
     }
+    // The feature cache ([`crate::cache`]): what a scan read of each event file.
+    let cache_kept = format!(
+        "while the event file is inside the scan window (dropped when it leaves it, changes \
+         or is deleted); entries whose newest row is older than {} days ([retention] \
+         state_days) are removed by purge",
+        cfg.retention.state_days
+    );
+    for (field, personal, purpose) in [
+        (
+            "user_id, session_id",
+            Personal::Identifier,
+            "names of the users and sessions of the stored events, for the next night's tables",
+        ),
+        (
+            "validated events (time, kind, tokens, cost, lines; user, session, model, agent, \
+             task, context and change as 64-bit hashes)",
+            Personal::Behaviour,
+            "so that the next night decodes only new or changed event files",
+        ),
+        (
+            "rows set aside (every input column, reason)",
+            Personal::Identifier,
+            "the next night's quarantine.parquet without reading the file again",
+        ),
+    ] {
+        rows.push(InventoryRow {
+            stage: Stage::Store,
+            location: format!("{}/ (state directory)", crate::cache::CACHE_DIR),
+            field: field.into(),
+            personal,
+            purpose: purpose.into(),
+            retention: cache_kept.clone(),
+        });
+    }
     let pseudo = if cfg.privacy.pseudonymize {
         "pseudonymised ([privacy] pseudonymize = true)"
     } else {
@@ -412,9 +446,16 @@ mod tests {
         }
         // State and outbound parts come from the alerts crate's checked tables.
         assert_eq!(
-            rows.iter().filter(|r| r.stage == Stage::Store).count(),
+            rows.iter()
+                .filter(|r| r.stage == Stage::Store && r.location.starts_with("state.sqlite3"))
+                .count(),
             STATE_FIELDS.len()
         );
+        // The feature cache keeps the window's events and their user ids.
+        assert!(rows.iter().any(|r| r.stage == Stage::Store
+            && r.location.starts_with(crate::cache::CACHE_DIR)
+            && r.field.contains("user_id")
+            && r.personal == Personal::Identifier));
         assert!(rows
             .iter()
             .any(|r| r.location == "state.sqlite3: pseudonyms"

@@ -831,12 +831,12 @@ pub fn scan(
         &opts.memory,
         &crate::cache::CacheOptions {
             dir: opts.state_dir.join(crate::cache::CACHE_DIR),
+            // A dry run changes no state: it may reuse the cache, never store.
             mode: match opts.feature_cache {
-                crate::cache::CacheMode::Incremental | crate::cache::CacheMode::Full
-                    if opts.dry_run =>
-                {
+                crate::cache::CacheMode::Incremental if opts.dry_run => {
                     crate::cache::CacheMode::ReadOnly
                 }
+                crate::cache::CacheMode::Full if opts.dry_run => crate::cache::CacheMode::Off,
                 m => m,
             },
         },
