@@ -246,7 +246,8 @@ fn identity(f: &EventFile) -> std::io::Result<Identity> {
 /// The cache directory, locked for this run.
 struct Locked {
     root: PathBuf,
-    _lock: std::fs::File,
+    /// Held while the cache is in use (released when dropped).
+    lock: std::fs::File,
     manifest: Option<Manifest>,
 }
 
@@ -283,7 +284,7 @@ impl Locked {
             .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok());
         let locked = Locked {
             root: root.to_path_buf(),
-            _lock: lock,
+            lock,
             manifest,
         };
         if writable {
@@ -318,6 +319,37 @@ struct Writers {
     ts: BTreeMap<usize, (i64, i64)>,
 }
 
+/// The result of [`features_cached`].
+#[derive(Debug)]
+pub struct CachedFeatures {
+    /// The features, as a cold pass gives them.
+    pub run: FeatureRun,
+    /// What the cache reused and read.
+    pub summary: CacheSummary,
+    /// Steps of the feature pass.
+    pub timings: CacheTimings,
+    /// The cache's lock, held until this is dropped: the quarantine files of
+    /// [`FeatureRun::quarantine_spilled`] may lie in the cache, and no other
+    /// run may drop them before they are written out.
+    lock: Option<std::fs::File>,
+}
+
+impl CachedFeatures {
+    fn cold(run: FeatureRun, summary: CacheSummary) -> CachedFeatures {
+        CachedFeatures {
+            run,
+            summary,
+            timings: CacheTimings::default(),
+            lock: None,
+        }
+    }
+
+    /// Whether the cache's lock is held (released when this is dropped).
+    pub fn holds_lock(&self) -> bool {
+        self.lock.is_some()
+    }
+}
+
 /// [`crate::scan::features_within`] through the feature cache: stored entries
 /// are folded instead of their files, the files read are stored. The
 /// [`FeatureRun`] is the one a cold pass gives (its quarantine is in
@@ -337,7 +369,7 @@ pub fn features_cached(
     cache: &CacheOptions,
     config_hash: &str,
     checkpoint: &dyn Fn(&str),
-) -> Result<(FeatureRun, CacheSummary, CacheTimings), Error> {
+) -> Result<CachedFeatures, Error> {
     let mode_name = match cache.mode {
         CacheMode::Incremental => "incremental",
         CacheMode::Full => "full",
@@ -365,7 +397,7 @@ pub fn features_cached(
     };
     if cache.mode == CacheMode::Off {
         let run = cold(&mut summary, "the feature cache is off")?;
-        return Ok((run, summary, CacheTimings::default()));
+        return Ok(CachedFeatures::cold(run, summary));
     }
     let dw = goodhart_io::DateWindow::from(window);
     let found = dataset.discover(Some(dw))?;
@@ -375,10 +407,10 @@ pub fn features_cached(
             &mut summary,
             "the window needs the bucketed pass (memory limit); the cache is not used",
         )?;
-        return Ok((run, summary, CacheTimings::default()));
+        return Ok(CachedFeatures::cold(run, summary));
     }
     let writable = matches!(cache.mode, CacheMode::Incremental | CacheMode::Full);
-    let locked = match Locked::open(&cache.dir, writable) {
+    let mut locked = match Locked::open(&cache.dir, writable) {
         Ok(Some(l)) => l,
         Ok(None) => {
             let reason = if writable {
@@ -387,14 +419,14 @@ pub fn features_cached(
                 "no feature cache yet"
             };
             let run = cold(&mut summary, reason)?;
-            return Ok((run, summary, CacheTimings::default()));
+            return Ok(CachedFeatures::cold(run, summary));
         }
         Err(e) => {
             summary
                 .warnings
                 .push(format!("feature cache not used: {e}"));
             let run = cold(&mut summary, "the feature cache could not be opened")?;
-            return Ok((run, summary, CacheTimings::default()));
+            return Ok(CachedFeatures::cold(run, summary));
         }
     };
 
@@ -665,7 +697,7 @@ pub fn features_cached(
             ));
             let run = cold(&mut summary, "a stored entry could not be read")?;
             let _ = std::fs::remove_file(cache.dir.join(MANIFEST));
-            return Ok((run, summary, CacheTimings::default()));
+            return Ok(CachedFeatures::cold(run, summary));
         }
     };
     fold = fold.merge(stored_fold);
@@ -751,16 +783,13 @@ pub fn features_cached(
         checkpoint("feature cache manifest written");
         let _ = std::fs::remove_dir_all(&staging);
         // Dropped and replaced entries: no manifest lists them any more.
-        let locked = Locked {
-            manifest: Some(manifest),
-            ..locked
-        };
+        locked.manifest = Some(manifest);
         locked.collect_garbage();
     }
     timings.publish = t.elapsed().as_millis() as u64;
 
-    Ok((
-        FeatureRun {
+    Ok(CachedFeatures {
+        run: FeatureRun {
             features,
             ingest: report,
             quarantine: Vec::new(),
@@ -773,7 +802,8 @@ pub fn features_cached(
         },
         summary,
         timings,
-    ))
+        lock: Some(locked.lock),
+    })
 }
 
 /// Removes the entries of the cache at `dir` whose newest row is before
@@ -836,4 +866,57 @@ fn quarantine_ts_range(path: &Path) -> Result<Option<(i64, i64)>, Error> {
         }
     }
     Ok(range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_at_a_time_holds_the_cache_and_leftovers_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join(CACHE_DIR);
+        // A read-only open of a cache that does not exist yet finds nothing.
+        assert!(Locked::open(&root, false).unwrap().is_none());
+        let first = Locked::open(&root, true).unwrap().expect("free");
+        // A second run (another open file description) is refused while the first holds it.
+        assert!(Locked::open(&root, true).unwrap().is_none());
+        // A killed run's directory, not in any manifest, is removed by the next open.
+        std::fs::create_dir_all(root.join(ENTRIES).join("123-4-staging")).unwrap();
+        drop(first);
+        let second = Locked::open(&root, true).unwrap().expect("free again");
+        assert_eq!(std::fs::read_dir(root.join(ENTRIES)).unwrap().count(), 0);
+        drop(second);
+    }
+
+    #[test]
+    fn an_entry_is_reusable_only_inside_both_windows_and_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Entry {
+            label: "x".into(),
+            size: 1,
+            mtime_ns: 0,
+            hash: "0".into(),
+            window: (0, 100),
+            ts_range: Some((10, 20)),
+            counts: Counts::default(),
+            dir: "d".into(),
+            runs: Vec::new(),
+            quarantine: vec![StoredFile {
+                name: "q.parquet".into(),
+                bytes: 3,
+            }],
+        };
+        assert!(e.inside((10, 21)));
+        assert!(!e.inside((11, 100)), "a row before the window");
+        assert!(!e.inside((0, 20)), "the end is exclusive");
+        // The stored file must be there with its size.
+        assert!(!e.intact(dir.path()));
+        let d = dir.path().join(ENTRIES).join("d");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("q.parquet"), b"abcd").unwrap();
+        assert!(!e.intact(dir.path()), "wrong size");
+        std::fs::write(d.join("q.parquet"), b"abc").unwrap();
+        assert!(e.intact(dir.path()));
+    }
 }

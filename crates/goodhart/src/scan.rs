@@ -822,7 +822,8 @@ pub fn scan(
     stage("features");
     let t = Instant::now();
     let spill = goodhart_io::SpillDir::beside(&set.path("quarantine.parquet"))?;
-    let (run, feature_cache, feature_pass) = crate::cache::features_cached(
+    // Held (with the cache's lock) until the outputs are written.
+    let cached = crate::cache::features_cached(
         dataset,
         fopts,
         opts.window,
@@ -843,6 +844,7 @@ pub fn scan(
         &opts.config.hash,
         &checkpoint,
     )?;
+    let (run, feature_cache) = (&cached.run, &cached.summary);
     if let Some(w) = hooks.warn {
         for m in &feature_cache.warnings {
             w(m);
@@ -859,7 +861,7 @@ pub fn scan(
         w(&m);
     }
     timings.ingest_and_features_ms = t.elapsed().as_millis() as u64;
-    timings.feature_pass = feature_pass;
+    timings.feature_pass = cached.timings.clone();
     checkpoint("features computed");
 
     stage("scoring");
@@ -978,14 +980,14 @@ pub fn scan(
         let summary = RunFacts {
             dataset,
             opts,
-            run: &run,
+            run,
             scores: &scores,
             completeness: &completeness,
             min_group_size: k,
             evidence_withheld,
             waste: &waste.totals,
             jira_sync: jira_sync.as_ref(),
-            feature_cache: &feature_cache,
+            feature_cache,
         }
         .summary(reconciled, delivery, purged, timings, by_sev, by_status);
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
