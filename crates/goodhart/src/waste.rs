@@ -2,6 +2,8 @@
 //! `goodhart-waste`, the waste columns of the score tables, and the waste
 //! figure each alert carries.
 
+use std::collections::{HashMap, HashSet};
+
 use arrow::array::RecordBatch;
 use goodhart_alerts::{AlertCandidate, Evidence};
 use goodhart_detect::Scores;
@@ -195,8 +197,25 @@ pub fn fmt_tokens(t: u64) -> String {
 /// pattern without a waste estimate (tokens-without-output, multivariate)
 /// the person's total waste is given instead, and said so.
 pub fn add_alert_waste(candidates: &mut [AlertCandidate], w: &WasteRun, window: Window) {
+    // Indexed once: searching the users and sessions per candidate was
+    // quadratic (hundreds of alerts × hundreds of thousands of sessions).
+    // Only the alerted users are indexed; the first user row with an id wins
+    // (as `find` did), and each user's sessions keep their table order.
+    let alerted: HashSet<&str> = candidates.iter().map(|c| c.user_id.as_str()).collect();
+    let mut users: HashMap<&str, &goodhart_waste::UserWaste> = HashMap::new();
+    for u in &w.estimate.users {
+        if alerted.contains(u.user_id.as_str()) {
+            users.entry(u.user_id.as_str()).or_insert(u);
+        }
+    }
+    let mut user_sessions: HashMap<&str, Vec<&goodhart_waste::SessionWaste>> = HashMap::new();
+    for s in &w.estimate.sessions {
+        if alerted.contains(s.user_id.as_str()) {
+            user_sessions.entry(s.user_id.as_str()).or_default().push(s);
+        }
+    }
     for c in candidates.iter_mut() {
-        let Some(u) = w.estimate.users.iter().find(|u| u.user_id == c.user_id) else {
+        let Some(&u) = users.get(c.user_id.as_str()) else {
             continue;
         };
         let f = &u.figures;
@@ -221,11 +240,10 @@ pub fn add_alert_waste(candidates: &mut [AlertCandidate], w: &WasteRun, window: 
             PriceBasis::Mixed => "part billed, part estimated at list prices".into(),
             PriceBasis::Unpriced => "model not in the price table: tokens only".into(),
         };
-        let mut sessions: Vec<(&str, u64)> = w
-            .estimate
-            .sessions
+        let mut sessions: Vec<(&str, u64)> = user_sessions
+            .get(c.user_id.as_str())
+            .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter(|s| s.user_id == c.user_id)
             .map(|s| {
                 let t = match PATTERNS.iter().position(|p| *p == c.pattern) {
                     Some(i) => s.figures.tokens[i],

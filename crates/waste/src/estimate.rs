@@ -6,8 +6,10 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Float64Type, TimestampMicrosecondType, UInt64Type};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use goodhart_features::Features;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::prices::PriceRule;
 use crate::{PriceTable, WasteError};
 
 /// The patterns waste is attributed to, in column order. Names are the
@@ -284,11 +286,36 @@ struct SessionPrice {
     unpriced_tokens: u64,
 }
 
-fn price_session(
-    models: &[goodhart_features::ModelTokens],
+/// [`PriceTable::lookup`] memoised per model name: the glob match (with its
+/// lower-casing and char vectors) was most of the estimate's time when done
+/// for every model of every session, and a run has only a few model names.
+struct RuleCache<'a> {
+    table: &'a PriceTable,
+    memo: FxHashMap<&'a str, Option<&'a PriceRule>>,
+}
+
+impl<'a> RuleCache<'a> {
+    fn new(table: &'a PriceTable) -> Self {
+        RuleCache {
+            table,
+            memo: FxHashMap::default(),
+        }
+    }
+
+    fn lookup(&mut self, model: &'a str) -> Option<&'a PriceRule> {
+        let table = self.table;
+        *self
+            .memo
+            .entry(model)
+            .or_insert_with(|| table.lookup(model))
+    }
+}
+
+fn price_session<'a>(
+    models: &'a [goodhart_features::ModelTokens],
     total: u64,
     cost: Option<f64>,
-    prices: &PriceTable,
+    prices: &mut RuleCache<'a>,
     unpriced: &mut BTreeMap<String, u64>,
 ) -> SessionPrice {
     let mut list = 0.0;
@@ -562,6 +589,7 @@ pub fn estimate(
         }
     }
     let mut unpriced_models = BTreeMap::new();
+    let mut rules = RuleCache::new(prices);
     let mut sessions = Vec::with_capacity(n);
     let mut users: Vec<UserWaste> = (0..nu)
         .map(|ui| UserWaste {
@@ -579,7 +607,7 @@ pub fn estimate(
             &f.session_models[i],
             total[i],
             cost[i],
-            prices,
+            &mut rules,
             &mut unpriced_models,
         );
         let mut fig = WasteFigures {

@@ -10,6 +10,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::NaiveDate;
 use goodhart_core::WeeklyWaste;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::estimate::{pattern_column, WasteEstimate, WasteFigures, PATTERNS};
@@ -341,24 +342,26 @@ fn replace_columns(
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
-fn key_col(batch: &RecordBatch, name: &str) -> Result<Vec<String>, WasteError> {
+/// The key column `name` as strings (cast if needed), read in place rather
+/// than copied into a `String` per row.
+fn key_col(batch: &RecordBatch, name: &str) -> Result<StringArray, WasteError> {
     let a = batch
         .column_by_name(name)
         .ok_or_else(|| WasteError::MissingColumn(name.into()))?;
     let s = arrow::compute::cast(a, &DataType::Utf8)?;
-    let s = s
-        .as_any()
+    s.as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| WasteError::MissingColumn(name.into()))?;
-    Ok((0..s.len())
-        .map(|i| {
-            if s.is_valid(i) {
-                s.value(i).to_string()
-            } else {
-                String::new()
-            }
-        })
-        .collect())
+        .cloned()
+        .ok_or_else(|| WasteError::MissingColumn(name.into()))
+}
+
+/// Row `i` of a key column; a null key reads as "".
+fn key(s: &StringArray, i: usize) -> &str {
+    if s.is_valid(i) {
+        s.value(i)
+    } else {
+        ""
+    }
 }
 
 /// `batch` (a user table keyed by `user_id`, any row order) with the waste
@@ -367,13 +370,14 @@ pub fn with_user_columns(
     batch: &RecordBatch,
     est: &WasteEstimate,
 ) -> Result<RecordBatch, WasteError> {
-    let by: BTreeMap<&str, &crate::UserWaste> =
+    // A hash map (the last row of a key wins, as with the ordered map it
+    // replaced): only looked up, never iterated, so its order is irrelevant.
+    let by: FxHashMap<&str, &crate::UserWaste> =
         est.users.iter().map(|u| (u.user_id.as_str(), u)).collect();
     let empty = WasteFigures::default();
     let keys = key_col(batch, "user_id")?;
-    let figs: Vec<(&WasteFigures, &str)> = keys
-        .iter()
-        .map(|k| match by.get(k.as_str()) {
+    let figs: Vec<(&WasteFigures, &str)> = (0..keys.len())
+        .map(|i| match by.get(key(&keys, i)) {
             Some(u) => (&u.figures, u.basis.as_str()),
             None => (&empty, "unpriced"),
         })
@@ -387,7 +391,8 @@ pub fn with_session_columns(
     batch: &RecordBatch,
     est: &WasteEstimate,
 ) -> Result<RecordBatch, WasteError> {
-    let by: BTreeMap<(&str, &str), &crate::SessionWaste> = est
+    // As in `with_user_columns`: a hash map, last row of a key wins.
+    let by: FxHashMap<(&str, &str), &crate::SessionWaste> = est
         .sessions
         .iter()
         .map(|s| ((s.user_id.as_str(), s.session_id.as_str()), s))
@@ -395,10 +400,8 @@ pub fn with_session_columns(
     let empty = WasteFigures::default();
     let users = key_col(batch, "user_id")?;
     let sessions = key_col(batch, "session_id")?;
-    let figs: Vec<(&WasteFigures, &str)> = users
-        .iter()
-        .zip(&sessions)
-        .map(|(u, s)| match by.get(&(u.as_str(), s.as_str())) {
+    let figs: Vec<(&WasteFigures, &str)> = (0..users.len())
+        .map(|i| match by.get(&(key(&users, i), key(&sessions, i))) {
             Some(x) => (&x.figures, x.basis.as_str()),
             None => (&empty, "unpriced"),
         })
