@@ -44,7 +44,8 @@
 //! the bucketed pass ([`crate::bucketed`]) reads every file (the cache is left
 //! as it is). The cache keeps hashed events and the user, session and model
 //! names of the window, as the outputs do; no prompt text. `goodhart purge`
-//! removes it.
+//! removes the entries whose newest row is older than `[retention]
+//! state_days` ([`purge`]).
 
 use std::collections::BTreeMap;
 use std::io::Read;
