@@ -220,13 +220,29 @@ struct Identity {
     hash: String,
 }
 
-fn identity(f: &EventFile) -> std::io::Result<Identity> {
-    let meta = std::fs::metadata(&f.path)?;
-    let mtime_ns = meta
-        .modified()
+/// Modification time in nanoseconds since the epoch (0 when unknown).
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Moves `p` into `dir` under its own name: the stored file, with its size.
+fn store_file(p: &Path, dir: &Path) -> Result<StoredFile, Error> {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let to = dir.join(&name);
+    std::fs::rename(p, &to).map_err(write_err(&to))?;
+    let bytes = std::fs::metadata(&to).map_err(write_err(&to))?.len();
+    Ok(StoredFile { name, bytes })
+}
+
+fn identity(f: &EventFile) -> std::io::Result<Identity> {
+    let meta = std::fs::metadata(&f.path)?;
+    let mtime_ns = mtime_ns(&meta);
     let mut h = xxhash_rust::xxh3::Xxh3::new();
     let mut file = std::fs::File::open(&f.path)?;
     let mut buf = vec![0u8; 1 << 20];
@@ -402,8 +418,8 @@ pub fn features_cached(
     }
     let dw = goodhart_io::DateWindow::from(window);
     let found = dataset.discover(Some(dw))?;
-    let files = found.files.clone();
-    if budget.buckets_for(&files) > 1 {
+    let files = &found.files;
+    if budget.buckets_for(files) > 1 {
         let run = cold(
             &mut summary,
             "the window needs the bucketed pass (memory limit); the cache is not used",
@@ -616,32 +632,15 @@ pub fn features_cached(
             std::fs::create_dir_all(&dir).map_err(write_err(&dir))?;
             let mut entry = entry;
             for r in entry_runs {
-                let mv = |p: &Path| -> Result<StoredFile, Error> {
-                    let name = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let to = dir.join(&name);
-                    std::fs::rename(p, &to).map_err(write_err(&to))?;
-                    let bytes = std::fs::metadata(&to).map_err(write_err(&to))?.len();
-                    Ok(StoredFile { name, bytes })
-                };
                 entry.runs.push(StoredRun {
-                    events: mv(&r.events)?,
-                    names: mv(&r.names)?,
+                    events: store_file(&r.events, &dir)?,
+                    names: store_file(&r.names, &dir)?,
                     rows: r.rows,
                     presence: r.presence,
                 });
             }
             for p in q {
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let to = dir.join(&name);
-                std::fs::rename(&p, &to).map_err(write_err(&to))?;
-                let bytes = std::fs::metadata(&to).map_err(write_err(&to))?.len();
-                entry.quarantine.push(StoredFile { name, bytes });
+                entry.quarantine.push(store_file(&p, &dir)?);
             }
             fresh_entries.push((read[fi], entry));
         }
@@ -840,14 +839,7 @@ pub fn purge(dir: &Path, cutoff_us: i64) -> Result<u64, Error> {
 /// Whether `f` still has the size and modification time hashed (a file
 /// rewritten while it was read is not stored).
 fn identity_matches(f: &EventFile, id: &Identity) -> bool {
-    std::fs::metadata(&f.path).is_ok_and(|m| {
-        let mtime_ns = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        m.len() == id.size && mtime_ns == id.mtime_ns
-    })
+    std::fs::metadata(&f.path).is_ok_and(|m| m.len() == id.size && mtime_ns(&m) == id.mtime_ns)
 }
 
 /// Smallest and largest non-null `ts` of a quarantine spill file.
